@@ -1,1 +1,21 @@
-//! placeholder
+//! Tables on arrow, for versa: decoding CSV bytes into a typed [`Table`],
+//! column statistics, canonical content digests, stratified splits, the
+//! embedded sample dataset, feature expressions and fitted transforms.
+//!
+//! This crate is pure: it decodes bytes it is given and never touches files,
+//! the network or an async runtime. It knows nothing about the catalog, blob
+//! storage or models; those crates speak to it through [`Table`] and the
+//! `versa_core` schema types.
+
+pub mod csv;
+pub mod digest;
+pub mod error;
+pub mod expr;
+pub mod sample;
+pub mod split;
+pub mod stats;
+pub mod table;
+pub mod transform;
+
+pub use error::TabularError;
+pub use table::{Table, Value};

@@ -1,0 +1,1 @@
+//! placeholder: feature expressions / fitted transforms are written by another engineer.
