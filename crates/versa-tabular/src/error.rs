@@ -49,6 +49,13 @@ pub enum TabularError {
         byte_offset: usize,
     },
 
+    /// A quoted field runs to the end of the input.
+    #[error("line {line} opens a quoted field that is never closed; close it with `\"`")]
+    UnclosedQuote {
+        /// 1-based line where the quote opens.
+        line: usize,
+    },
+
     /// Two or more header fields have the same name.
     #[error("duplicate column names in the header: {}; column names must be unique", quoted_list(.names))]
     DuplicateColumns {

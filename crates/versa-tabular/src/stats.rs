@@ -1,1 +1,244 @@
-//! placeholder: being written.
+//! Column statistics and class balance, as shown by `versa data show` and
+//! recorded in dataset manifests.
+//!
+//! Numeric summaries (mean, sample standard deviation, min, max and the 25th,
+//! 50th and 75th percentiles with numpy's default linear interpolation) are
+//! computed for integer and float columns only; every column gets counts,
+//! the number of distinct values and its most frequent values. This module
+//! knows nothing about labels beyond "a column name" and nothing about models.
+
+use std::collections::HashMap;
+
+use versa_core::schema::ColumnStats;
+
+use crate::error::TabularError;
+use crate::table::{Table, Value};
+
+/// At most this many values are listed in [`ColumnStats::top`].
+pub const TOP_VALUES: usize = 10;
+
+/// Statistics of every column, in column order.
+pub fn column_stats(table: &Table) -> Vec<ColumnStats> {
+    (0..table.n_columns())
+        .map(|index| single_column_stats(table, index))
+        .collect()
+}
+
+fn single_column_stats(table: &Table, index: usize) -> ColumnStats {
+    let column = &table.schema()[index];
+    let counts = value_counts(table, index);
+    let count: u64 = counts.iter().map(|(_, n)| n).sum();
+    let mut stats = ColumnStats {
+        name: column.name.clone(),
+        column_type: column.column_type,
+        count,
+        missing: table.n_rows() as u64 - count,
+        mean: None,
+        std: None,
+        min: None,
+        max: None,
+        quantiles: None,
+        distinct: counts.len() as u64,
+        top: counts
+            .iter()
+            .take(TOP_VALUES)
+            .map(|(value, n)| (value.to_string(), *n))
+            .collect(),
+    };
+    if column.column_type.is_numeric() {
+        let mut values: Vec<f64> = table
+            .numeric_column(index)
+            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .collect();
+        if !values.is_empty() {
+            values.sort_by(f64::total_cmp);
+            let n = values.len() as f64;
+            let mean = values.iter().sum::<f64>() / n;
+            stats.mean = Some(mean);
+            stats.std = (values.len() > 1).then(|| {
+                let squares: f64 = values.iter().map(|v| (v - mean).powi(2)).sum();
+                (squares / (n - 1.0)).sqrt()
+            });
+            stats.min = values.first().copied();
+            stats.max = values.last().copied();
+            stats.quantiles = Some([
+                quantile(&values, 0.25),
+                quantile(&values, 0.50),
+                quantile(&values, 0.75),
+            ]);
+        }
+    }
+    stats
+}
+
+/// Linear interpolation between closest ranks (numpy's default): the
+/// quantile `p` of sorted `values` sits at position `(n - 1) * p`.
+pub fn quantile(sorted: &[f64], p: f64) -> f64 {
+    let position = (sorted.len() - 1) as f64 * p;
+    let below = position.floor() as usize;
+    let above = (below + 1).min(sorted.len() - 1);
+    let weight = position - below as f64;
+    sorted[below] + weight * (sorted[above] - sorted[below])
+}
+
+/// Distinct non-missing values with their counts, most frequent first and
+/// ties in [`Value::total_cmp`] order. Floats count `-0.0` as `0.0`.
+fn value_counts(table: &Table, index: usize) -> Vec<(Value, u64)> {
+    let mut counts: HashMap<CountKey, (Value, u64)> = HashMap::new();
+    for row in 0..table.n_rows() {
+        let (key, value) = match table.value(index, row) {
+            Value::Missing => continue,
+            Value::Integer(v) => (CountKey::Integer(v), Value::Integer(v)),
+            // `-0.0 + 0.0` is `0.0`, so both zeros count as one value.
+            Value::Float(v) => (CountKey::Float((v + 0.0).to_bits()), Value::Float(v + 0.0)),
+            Value::Boolean(v) => (CountKey::Boolean(v), Value::Boolean(v)),
+            Value::Text(v) => (CountKey::Text(v.clone()), Value::Text(v)),
+        };
+        counts.entry(key).or_insert((value, 0)).1 += 1;
+    }
+    let mut counts: Vec<(Value, u64)> = counts.into_values().collect();
+    counts.sort_by(|(a, n_a), (b, n_b)| n_b.cmp(n_a).then_with(|| a.total_cmp(b)));
+    counts
+}
+
+/// A hashable stand-in for a [`Value`] (floats by bit pattern).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum CountKey {
+    Integer(i64),
+    Float(u64),
+    Boolean(bool),
+    Text(String),
+}
+
+/// How many rows each class of the label column has, classes in
+/// [`Value::total_cmp`] order (numbers numerically, text alphabetically), as
+/// they appear in text. Missing labels are not counted.
+pub fn class_balance(table: &Table, label: &str) -> Result<Vec<(String, u64)>, TabularError> {
+    let index = table.require_column(label)?;
+    let mut counts = value_counts(table, index);
+    counts.sort_by(|(a, _), (b, _)| a.total_cmp(b));
+    Ok(counts
+        .into_iter()
+        .map(|(value, n)| (value.to_string(), n))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::csv::{CsvOptions, read_csv};
+    use versa_core::ColumnType;
+
+    fn table(text: &str) -> Table {
+        read_csv(text.as_bytes(), &CsvOptions::default()).unwrap()
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-12
+    }
+
+    #[test]
+    fn numeric_stats_match_hand_computed_values() {
+        // x = 1, 2, 3, 4, 10 and one missing.
+        let t = table("x,c\n1,a\n2,b\n,a\n3,a\n4,b\n10,c\n");
+        let stats = column_stats(&t);
+        let x = &stats[0];
+        assert_eq!(x.name, "x");
+        assert_eq!(x.column_type, ColumnType::Integer);
+        assert_eq!((x.count, x.missing, x.distinct), (5, 1, 5));
+        assert!(close(x.mean.unwrap(), 4.0));
+        // squared deviations 9 + 4 + 1 + 0 + 36 = 50; 50 / 4 = 12.5
+        assert!(close(x.std.unwrap(), 12.5_f64.sqrt()));
+        assert_eq!((x.min, x.max), (Some(1.0), Some(10.0)));
+        // numpy.percentile([1,2,3,4,10], [25,50,75]) == [2, 3, 4]
+        assert_eq!(x.quantiles, Some([2.0, 3.0, 4.0]));
+        assert_eq!(x.top[0], ("1".to_string(), 1));
+        assert_eq!(x.top.len(), 5);
+
+        let c = &stats[1];
+        assert_eq!(c.column_type, ColumnType::Categorical);
+        assert_eq!((c.count, c.missing, c.distinct), (6, 0, 3));
+        assert_eq!(c.mean, None);
+        assert_eq!(c.quantiles, None);
+        assert_eq!(
+            c.top,
+            vec![
+                ("a".to_string(), 3),
+                ("b".to_string(), 2),
+                ("c".to_string(), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn quantiles_interpolate_like_numpy() {
+        // numpy.percentile([1.5, 2.5, 4.0, 7.0], [25, 50, 75]) == [2.25, 3.25, 4.75]
+        let t = table("x\n7.0\n1.5\n4.0\n2.5\n");
+        let x = &column_stats(&t)[0];
+        assert_eq!(x.column_type, ColumnType::Float);
+        let [q1, q2, q3] = x.quantiles.unwrap();
+        assert!(
+            close(q1, 2.25) && close(q2, 3.25) && close(q3, 4.75),
+            "{q1} {q2} {q3}"
+        );
+    }
+
+    #[test]
+    fn single_value_has_no_std_and_all_missing_has_no_numbers() {
+        let t = table("x,y\n5,\n,\n");
+        let stats = column_stats(&t);
+        assert_eq!(stats[0].mean, Some(5.0));
+        assert_eq!(stats[0].std, None);
+        assert_eq!(stats[0].quantiles, Some([5.0, 5.0, 5.0]));
+        assert_eq!(
+            (stats[1].count, stats[1].missing, stats[1].distinct),
+            (0, 2, 0)
+        );
+        assert!(stats[1].top.is_empty());
+    }
+
+    #[test]
+    fn top_is_capped_at_ten_and_breaks_ties_by_value() {
+        let mut text = String::from("n\n");
+        for value in [12, 3, 7, 3, 11, 1, 2, 4, 5, 6, 8, 9, 10, 12] {
+            text.push_str(&format!("{value}\n"));
+        }
+        let stats = column_stats(&table(&text));
+        let top: Vec<&str> = stats[0].top.iter().map(|(v, _)| v.as_str()).collect();
+        // 3 and 12 appear twice; then singles in numeric (not text) order.
+        assert_eq!(top, vec!["3", "12", "1", "2", "4", "5", "6", "7", "8", "9"]);
+        assert_eq!(stats[0].distinct, 12);
+    }
+
+    #[test]
+    fn boolean_columns_get_counts_but_no_numeric_summary() {
+        let stats = column_stats(&table("b\ntrue\nfalse\ntrue\n"));
+        assert_eq!(stats[0].column_type, ColumnType::Boolean);
+        assert_eq!(stats[0].mean, None);
+        assert_eq!(
+            stats[0].top,
+            vec![("true".to_string(), 2), ("false".to_string(), 1)]
+        );
+    }
+
+    #[test]
+    fn class_balance_counts_classes_in_order() {
+        let t = table("x,y\n1,yes\n2,no\n3,yes\n4,\n5,yes\n");
+        assert_eq!(
+            class_balance(&t, "y").unwrap(),
+            vec![("no".to_string(), 1), ("yes".to_string(), 3)]
+        );
+        let t = table("y\n10\n2\n2\n");
+        assert_eq!(
+            class_balance(&t, "y").unwrap(),
+            vec![("2".to_string(), 2), ("10".to_string(), 1)]
+        );
+        let err = class_balance(&t, "label").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "column `label` is not in the table; columns are: `y`"
+        );
+    }
+}
