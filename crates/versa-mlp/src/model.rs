@@ -446,7 +446,7 @@ pub struct RowScratch {
 
 impl RowScratch {
     /// Buffers already big enough for `model`.
-    pub fn for_model(model: &Mlp) -> RowScratch {
+    pub fn new(model: &Mlp) -> RowScratch {
         let mut scratch = RowScratch::default();
         scratch.ensure(model.architecture.hidden.iter().copied().max().unwrap_or(0));
         scratch

@@ -9,7 +9,7 @@
 //! of configs, epochs, optimizers or serialisation.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, NdFloat, Slice, Zip};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, NdFloat, Slice};
 use versa_core::manifest::Activation;
 
 /// The float types the network runs in.
@@ -116,6 +116,31 @@ impl<T: Scalar> Workspace<T> {
     }
 }
 
+/// Workspace buffers and parameters are created in standard layout, and a
+/// prefix of rows of a standard-layout matrix is contiguous, so elementwise
+/// work runs over plain slices: per-row ndarray views cost more than the
+/// arithmetic at these widths.
+const CONTIGUOUS: &str = "workspace buffers and parameters are standard-layout";
+
+/// The first `n_rows` rows of a workspace buffer, as one slice.
+fn prefix<T>(buffer: &Array2<T>, n_rows: usize) -> &[T] {
+    let width = buffer.ncols();
+    &buffer.as_slice().expect(CONTIGUOUS)[..n_rows * width]
+}
+
+fn prefix_mut<T>(buffer: &mut Array2<T>, n_rows: usize) -> &mut [T] {
+    let width = buffer.ncols();
+    &mut buffer.as_slice_mut().expect(CONTIGUOUS)[..n_rows * width]
+}
+
+fn rows<T>(buffer: &Array2<T>, n_rows: usize) -> ArrayView2<'_, T> {
+    buffer.slice_axis(Axis(0), Slice::from(..n_rows))
+}
+
+fn rows_mut<T>(buffer: &mut Array2<T>, n_rows: usize) -> ArrayViewMut2<'_, T> {
+    buffer.slice_axis_mut(Axis(0), Slice::from(..n_rows))
+}
+
 /// Runs `x` (at most `capacity` rows) through the network into `workspace`.
 pub(crate) fn forward<T: Scalar>(
     params: &Params<T>,
@@ -131,31 +156,38 @@ pub(crate) fn forward<T: Scalar>(
         let input = if layer == 0 {
             x.view()
         } else {
-            done[layer - 1].slice_axis(Axis(0), Slice::from(..n_rows))
+            rows(&done[layer - 1], n_rows)
         };
-        let mut output = rest[0].slice_axis_mut(Axis(0), Slice::from(..n_rows));
+        let output = &mut rest[0];
         // Seed the output with the bias, then accumulate the product onto it.
-        output.assign(&params.biases[layer]);
+        let bias = params.biases[layer].as_slice().expect(CONTIGUOUS);
+        for row in prefix_mut(output, n_rows).chunks_exact_mut(bias.len()) {
+            row.copy_from_slice(bias);
+        }
         general_mat_mul(
             T::one(),
             &input,
             &params.weights[layer],
             T::one(),
-            &mut output,
+            &mut rows_mut(output, n_rows),
         );
+        let values = prefix_mut(output, n_rows);
         if layer + 1 < n_layers {
-            activate(activation, output);
+            activate(activation, values);
         } else {
-            softmax_rows(output);
+            softmax_rows(values, bias.len());
         }
     }
 }
 
-fn activate<T: Scalar>(activation: Activation, mut values: ArrayViewMut2<'_, T>) {
+fn activate<T: Scalar>(activation: Activation, values: &mut [T]) {
     match activation {
-        Activation::Relu => values.mapv_inplace(|v| if v > T::zero() { v } else { T::zero() }),
-        Activation::Tanh => values.mapv_inplace(|v| v.tanh()),
-        Activation::Logistic => values.mapv_inplace(logistic),
+        // A select, not a conditional store, so the loop vectorises.
+        Activation::Relu => values
+            .iter_mut()
+            .for_each(|v| *v = if *v > T::zero() { *v } else { T::zero() }),
+        Activation::Tanh => values.iter_mut().for_each(|v| *v = v.tanh()),
+        Activation::Logistic => values.iter_mut().for_each(|v| *v = logistic(*v)),
     }
 }
 
@@ -163,17 +195,16 @@ pub(crate) fn logistic<T: Scalar>(v: T) -> T {
     T::one() / (T::one() + (-v).exp())
 }
 
-fn softmax_rows<T: Scalar>(mut logits: ArrayViewMut2<'_, T>) {
-    for mut row in logits.rows_mut() {
-        let max = row.fold(T::neg_infinity(), |m, &v| m.max(v));
+fn softmax_rows<T: Scalar>(logits: &mut [T], width: usize) {
+    for row in logits.chunks_exact_mut(width) {
+        let max = row.iter().fold(T::neg_infinity(), |m, &v| m.max(v));
         let mut sum = T::zero();
-        row.mapv_inplace(|v| {
-            let e = (v - max).exp();
-            sum += e;
-            e
-        });
+        for v in row.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
         let inverse = T::one() / sum;
-        row.mapv_inplace(|e| e * inverse);
+        row.iter_mut().for_each(|v| *v *= inverse);
     }
 }
 
@@ -196,16 +227,16 @@ pub(crate) fn backward<T: Scalar>(
     let n_rows = x.nrows();
     let rows_t = T::from_f64(n_rows as f64);
     let last = params.n_layers() - 1;
+    let n_classes = params.biases[last].len();
 
     // Softmax and cross-entropy together have the simple gradient p - onehot(y).
     let mut data_loss = 0.0;
     {
-        let probabilities = workspace.outputs[last].slice_axis(Axis(0), Slice::from(..n_rows));
-        let mut delta = workspace.deltas[last].slice_axis_mut(Axis(0), Slice::from(..n_rows));
-        for ((probability_row, mut delta_row), &label) in probabilities
-            .rows()
-            .into_iter()
-            .zip(delta.rows_mut())
+        let probabilities = prefix(&workspace.outputs[last], n_rows);
+        let delta = prefix_mut(&mut workspace.deltas[last], n_rows);
+        for ((probability_row, delta_row), &label) in probabilities
+            .chunks_exact(n_classes)
+            .zip(delta.chunks_exact_mut(n_classes))
             .zip(labels)
         {
             let weight = class_weights.map_or(T::one(), |weights| weights[label]);
@@ -219,9 +250,9 @@ pub(crate) fn backward<T: Scalar>(
             };
             data_loss -= weight.to_f64() * p_true.ln();
             let scale = weight / rows_t;
-            Zip::from(&mut delta_row)
-                .and(&probability_row)
-                .for_each(|d, &p| *d = p * scale);
+            for (d, &p) in delta_row.iter_mut().zip(probability_row) {
+                *d = p * scale;
+            }
             delta_row[label] -= scale;
         }
     }
@@ -229,44 +260,53 @@ pub(crate) fn backward<T: Scalar>(
     let penalty_scale = weight_decay / rows_t;
     for layer in (0..=last).rev() {
         let (before, from) = workspace.deltas.split_at_mut(layer);
-        let delta = from[0].slice_axis(Axis(0), Slice::from(..n_rows));
+        let delta = &from[0];
         let input = if layer == 0 {
             x.view()
         } else {
-            workspace.outputs[layer - 1].slice_axis(Axis(0), Slice::from(..n_rows))
+            rows(&workspace.outputs[layer - 1], n_rows)
         };
 
         let weight_grad = &mut workspace.grads.weights[layer];
-        general_mat_mul(T::one(), &input.t(), &delta, T::zero(), weight_grad);
+        general_mat_mul(
+            T::one(),
+            &input.t(),
+            &rows(delta, n_rows),
+            T::zero(),
+            weight_grad,
+        );
         if weight_decay != T::zero() {
             weight_grad.scaled_add(penalty_scale, &params.weights[layer]);
         }
-        let bias_grad = &mut workspace.grads.biases[layer];
+        let bias_grad = workspace.grads.biases[layer]
+            .as_slice_mut()
+            .expect(CONTIGUOUS);
         bias_grad.fill(T::zero());
-        for row in delta.rows() {
-            *bias_grad += &row;
+        for row in prefix(delta, n_rows).chunks_exact(bias_grad.len()) {
+            for (g, &d) in bias_grad.iter_mut().zip(row) {
+                *g += d;
+            }
         }
 
         if layer > 0 {
-            let mut previous = before[layer - 1].slice_axis_mut(Axis(0), Slice::from(..n_rows));
+            let previous = &mut before[layer - 1];
             general_mat_mul(
                 T::one(),
-                &delta,
+                &rows(delta, n_rows),
                 &params.weights[layer].t(),
                 T::zero(),
-                &mut previous,
+                &mut rows_mut(previous, n_rows),
             );
             // Derivatives written in terms of the activation's output, which is
             // what the forward pass kept.
-            let zip = Zip::from(&mut previous).and(&input);
+            let outputs = prefix(&workspace.outputs[layer - 1], n_rows);
+            let pairs = prefix_mut(previous, n_rows).iter_mut().zip(outputs);
             match activation {
-                Activation::Relu => zip.for_each(|d, &a| {
-                    if a <= T::zero() {
-                        *d = T::zero();
-                    }
-                }),
-                Activation::Tanh => zip.for_each(|d, &a| *d *= T::one() - a * a),
-                Activation::Logistic => zip.for_each(|d, &a| *d *= a * (T::one() - a)),
+                Activation::Relu => {
+                    pairs.for_each(|(d, &a)| *d = if a > T::zero() { *d } else { T::zero() })
+                }
+                Activation::Tanh => pairs.for_each(|(d, &a)| *d *= T::one() - a * a),
+                Activation::Logistic => pairs.for_each(|(d, &a)| *d *= a * (T::one() - a)),
             }
         }
     }

@@ -180,9 +180,22 @@ pub fn train(
         let mut n_correct = 0;
         for batch in order.chunks(batch_rows) {
             let n = batch.len();
-            for (slot, &row) in batch.iter().enumerate() {
-                batch_x.row_mut(slot).assign(&x.row(row));
-                batch_y[slot] = y[row];
+            {
+                let batch_values = batch_x
+                    .as_slice_mut()
+                    .expect("the batch buffer is standard-layout");
+                for ((target, &row), label) in batch_values
+                    .chunks_exact_mut(input_dim)
+                    .zip(batch)
+                    .zip(batch_y.iter_mut())
+                {
+                    let source = x.row(row);
+                    match source.as_slice() {
+                        Some(values) => target.copy_from_slice(values),
+                        None => target.iter_mut().zip(source).for_each(|(t, &v)| *t = v),
+                    }
+                    *label = y[row];
+                }
             }
             let loss = network::backward(
                 &params,
