@@ -17,6 +17,11 @@
 //! - [`metrics`]: accuracy, precision/recall/F1, ROC AUC, log loss, confusion;
 //! - [`observe`]: a one-line, rule-based reading of the training curve.
 //!
+//! The loss of a mini-batch of `n` rows is
+//! `Σ class_weight[y] · (−ln p[y]) / n + 0.5 · weight_decay · ‖W‖² / n`
+//! (scikit-learn's convention; biases are not penalised). See [`train`] for
+//! how the per-epoch numbers are measured.
+//!
 //! Reproducibility: the same data, config and seed give bit-identical weights
 //! (on the same machine), because every random draw comes from
 //! [`versa_core::Rng`] streams derived from the seed and nothing runs in
