@@ -2,7 +2,7 @@
 //! serving time: imputation, derived features, clipping, scaling and one-hot
 //! encoding, turning raw rows into the `f32` feature vectors a model reads.
 //!
-//! This module knows tables, JSON rows and the [`expr`](crate::expr) compiler;
+//! This module knows tables, JSON rows and the [`crate::expr`] compiler;
 //! it knows nothing about models, storage or HTTP.
 //!
 //! # Fitting order
@@ -71,7 +71,10 @@ pub const OTHER_CATEGORY: &str = "__other__";
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TransformSpec {
-    /// Derived features, computed from the imputed raw columns.
+    /// Derived features, computed from the imputed raw columns. Accepts a
+    /// list of `{name, expression}` or a table of `name = "expression"` (in
+    /// the order the format's reader yields its keys); written as a list.
+    #[serde(deserialize_with = "features_list_or_table")]
     pub features: Vec<DerivedFeature>,
     /// Defaults for numeric (and boolean) columns.
     pub numeric: NumericSpec,
@@ -81,6 +84,45 @@ pub struct TransformSpec {
     pub drop: Vec<String>,
     /// Per-column overrides, by raw column or derived feature name.
     pub columns: BTreeMap<String, ColumnSpec>,
+}
+
+fn features_list_or_table<'de, D>(deserializer: D) -> Result<Vec<DerivedFeature>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Features;
+
+    impl<'de> serde::de::Visitor<'de> for Features {
+        type Value = Vec<DerivedFeature>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of {name, expression} or a table of name = \"expression\"")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut features = Vec::new();
+            while let Some(feature) = seq.next_element::<DerivedFeature>()? {
+                features.push(feature);
+            }
+            Ok(features)
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut features = Vec::new();
+            while let Some((name, expression)) = map.next_entry::<String, String>()? {
+                features.push(DerivedFeature { name, expression });
+            }
+            Ok(features)
+        }
+    }
+
+    deserializer.deserialize_any(Features)
 }
 
 /// Preprocessing of numeric columns.
@@ -275,6 +317,14 @@ pub enum TransformError {
         column: String,
         /// `scale` or `clip`.
         setting: &'static str,
+    },
+    /// A constant fill that is not a finite number.
+    #[error("impute = constant {value} for {target}; expected a finite number")]
+    InvalidConstant {
+        /// `numeric` or `column `x``.
+        target: String,
+        /// The constant.
+        value: f64,
     },
     /// Bad clip bounds.
     #[error(

@@ -47,6 +47,14 @@ pub fn fit(
     }
     validate_names(table, spec)?;
     check_clip("numeric", spec.numeric.clip)?;
+    if let Impute::Constant(value) = spec.numeric.impute
+        && !value.is_finite()
+    {
+        return Err(TransformError::InvalidConstant {
+            target: "numeric".to_string(),
+            value,
+        });
+    }
     for (name, column) in &spec.columns {
         check_clip(&format!("column `{name}`"), column.clip)?;
     }
@@ -359,6 +367,12 @@ fn numeric_impute(
         Some(ColumnImpute::Median) => Impute::Median,
         Some(ColumnImpute::MostFrequent) => Impute::MostFrequent,
         Some(ColumnImpute::Constant(Fill::Number(x))) if x.is_finite() => Impute::Constant(*x),
+        Some(ColumnImpute::Constant(Fill::Number(value))) => {
+            return Err(TransformError::InvalidConstant {
+                target: format!("column `{column}`"),
+                value: *value,
+            });
+        }
         Some(ColumnImpute::Constant(fill)) => {
             return Err(TransformError::ImputeMismatch {
                 column: column.to_string(),

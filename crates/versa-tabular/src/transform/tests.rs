@@ -1367,3 +1367,113 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn features_read_as_a_list_or_a_name_to_expression_table() {
+    let from_table: TransformSpec = serde_json::from_str(
+        r#"{"features": {"a_ratio": "debt / (income + 1)", "b_calls": "support_calls > 3"}}"#,
+    )
+    .unwrap();
+    let from_list: TransformSpec = serde_json::from_str(
+        r#"{"features": [{"name": "a_ratio", "expression": "debt / (income + 1)"},
+                         {"name": "b_calls", "expression": "support_calls > 3"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(from_table, from_list);
+    assert_eq!(
+        from_list.features[1],
+        feature("b_calls", "support_calls > 3")
+    );
+    let error = serde_json::from_str::<TransformSpec>(r#"{"features": "a = b"}"#).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("a list of {name, expression} or a table"),
+        "{error}"
+    );
+    // Written back as a list, which reads again.
+    let written = serde_json::to_string(&from_table).unwrap();
+    assert_eq!(
+        serde_json::from_str::<TransformSpec>(&written).unwrap(),
+        from_table
+    );
+}
+
+#[test]
+fn constants_must_be_finite() {
+    let spec = TransformSpec {
+        numeric: NumericSpec {
+            impute: Impute::Constant(f64::INFINITY),
+            ..NumericSpec::default()
+        },
+        ..TransformSpec::default()
+    };
+    assert_eq!(
+        fit_err(&customers(), &spec),
+        "impute = constant inf for numeric; expected a finite number"
+    );
+    let spec = TransformSpec {
+        columns: [(
+            "age".to_string(),
+            ColumnSpec {
+                impute: Some(ColumnImpute::Constant(Fill::Number(f64::NAN))),
+                ..ColumnSpec::default()
+            },
+        )]
+        .into(),
+        ..TransformSpec::default()
+    };
+    assert_eq!(
+        fit_err(&customers(), &spec),
+        "impute = constant NaN for column `age`; expected a finite number"
+    );
+}
+
+/// The quickstart path: the sample CSV, its engineered ratios, and serving
+/// rows sent as the CSV's own strings.
+#[test]
+fn sample_csv_rows_served_as_strings_match_the_table() {
+    use crate::csv::{CsvOptions, read_csv};
+    use crate::sample::{CHURN_LABEL, churn_csv};
+
+    let bytes = churn_csv(42, 300);
+    let table = read_csv(&bytes, &CsvOptions::default()).unwrap();
+    let spec: TransformSpec = serde_json::from_str(
+        r#"{
+            "features": [
+                {"name": "debt_ratio", "expression": "debt / (income + 1)"},
+                {"name": "charges_per_tenure", "expression": "monthly_charges / (tenure_months + 1)"},
+                {"name": "many_calls", "expression": "CASE WHEN support_calls > 3 THEN 1 ELSE 0 END"},
+                {"name": "log_income", "expression": "ln(income)"},
+                {"name": "new_monthly", "expression": "contract = 'month-to-month' AND tenure_months < 12"}
+            ],
+            "categorical": {"encode": {"max_categories": 3}}
+        }"#,
+    )
+    .unwrap();
+    let train: Vec<usize> = (0..200).collect();
+    let transform = fit(&table, CHURN_LABEL, &train, &spec).unwrap();
+    assert_eq!(transform.input_schema().len(), 10);
+    let all: Vec<usize> = (0..table.n_rows()).collect();
+    let matrix = transform.transform_table(&table, &all).unwrap();
+    let n = transform.n_features();
+
+    let text = String::from_utf8(bytes).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    for (r, line) in lines.enumerate() {
+        let mut map = Map::new();
+        for (name, field) in header.iter().zip(line.split(',')) {
+            if *name != CHURN_LABEL {
+                map.insert((*name).to_string(), json!(field));
+            }
+        }
+        let served = transform.transform_json_row(&map).unwrap();
+        let served_bits: Vec<u32> = served.iter().map(|x| x.to_bits()).collect();
+        let table_bits: Vec<u32> = matrix[r * n..(r + 1) * n]
+            .iter()
+            .map(|x| x.to_bits())
+            .collect();
+        assert_eq!(served_bits, table_bits, "line {}", r + 2);
+    }
+}
