@@ -266,6 +266,8 @@ enum Node {
     Call(Function1, Box<Node>),
     Power(Box<Node>, Box<Node>),
     Extreme(Extreme, Vec<Node>),
+    /// 1 if any element is true; missing if any element is missing (as a chain of ORs).
+    AnyOf(Vec<Node>),
 }
 
 /// A compiled sub-expression: numbers and text are kept apart so that text can
@@ -375,7 +377,7 @@ fn collect_columns(node: &Node, out: &mut Vec<usize>) {
                 collect_columns(otherwise, out);
             }
         }
-        Node::Coalesce(args) | Node::Extreme(_, args) => {
+        Node::Coalesce(args) | Node::Extreme(_, args) | Node::AnyOf(args) => {
             for arg in args {
                 collect_columns(arg, out);
             }
@@ -496,18 +498,16 @@ impl Compiler<'_> {
                 negated,
                 ..
             } => {
-                let mut any: Option<Node> = None;
-                for candidate in list {
-                    let test = self.equality(expr, value, candidate, TextComparison::Equal)?;
-                    any = Some(match any {
-                        None => test,
-                        Some(previous) => Node::Logical(Logical::Or, Box::new(previous), Box::new(test)),
-                    });
+                if list.is_empty() {
+                    return Err(self.type_error(expr, "`IN` needs at least one value"));
                 }
-                match any {
-                    Some(node) => Ok(Typed::Number(negate_if(node, *negated))),
-                    None => Err(self.type_error(expr, "`IN` needs at least one value")),
-                }
+                let tests = list
+                    .iter()
+                    .map(|candidate| self.equality(expr, value, candidate, TextComparison::Equal))
+                    .collect::<Result<Vec<_>, _>>()?;
+                // A flat list rather than a chain of ORs: a long IN list must
+                // not become a deep tree.
+                Ok(Typed::Number(negate_if(Node::AnyOf(tests), *negated)))
             }
             Expr::In { .. } => Err(self.unsupported(expr, "`IN` takes a list of values here, not a subquery")),
             Expr::Case {
@@ -1014,6 +1014,13 @@ fn eval(node: &Node, row: &[InputValue<'_>]) -> Option<f64> {
             let base = eval(base, row)?;
             let exponent = eval(exponent, row)?;
             finite(base.powf(exponent))
+        }
+        Node::AnyOf(tests) => {
+            let mut any = false;
+            for test in tests {
+                any |= eval(test, row)? != 0.0;
+            }
+            Some(truth(any))
         }
         Node::Extreme(which, args) => {
             let mut best: Option<f64> = None;

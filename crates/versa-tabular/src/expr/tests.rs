@@ -567,3 +567,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn long_inputs_are_errors_or_flat_never_stack_overflows() {
+    let many_terms = vec!["income"; 2000].join(" + ");
+    let message = error(&many_terms);
+    assert!(
+        message.contains("the expression nests too deeply"),
+        "{message}"
+    );
+    let long_list = (0..5000)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    assert_eq!(eval(&format!("support_calls IN ({long_list})")), Some(1.0));
+    assert_eq!(
+        eval(&format!("support_calls NOT IN ({long_list})")),
+        Some(0.0)
+    );
+    let missing_calls = Row {
+        calls: InputValue::Missing,
+        ..Row::default()
+    };
+    assert_eq!(eval_with("support_calls IN (1, 2)", &missing_calls), None);
+}
