@@ -26,8 +26,8 @@
 //! - the delimiter, unless given, is whichever of `,` `;` tab `|` splits the
 //!   first 20 records into the same number (more than one) of fields, the
 //!   most fields winning and earlier candidates winning ties; `,` otherwise;
-//! - the header, unless declared, is present when every field of the first
-//!   record is non-missing text that is neither a number nor a boolean;
+//! - the header, unless declared, is present when no field of the first
+//!   record is a number or a boolean and at least one is non-missing text;
 //!   without a header columns are named `column_1`, `column_2`, …
 //!
 //! This module does no IO: callers hand it the bytes. A `read_parquet` is
@@ -310,15 +310,19 @@ fn typed_column<'a>(
     })
 }
 
+/// A first record is a header when none of its fields reads as a number or
+/// a boolean and at least one holds text. Empty fields do not count against
+/// it, so a header with a blank name is reported as such rather than read as
+/// data.
 fn looks_like_header(first: &[String]) -> bool {
-    first.iter().all(|field| match present(Some(field)) {
-        None => false,
-        Some(text) => {
-            parse_integer(text).is_none()
-                && parse_float(text).is_none()
-                && parse_boolean(text).is_none()
-        }
-    })
+    let typed = |text: &str| {
+        parse_integer(text).is_some()
+            || parse_float(text).is_some()
+            || parse_boolean(text).is_some()
+    };
+    let fields = first.iter().map(|field| field.trim());
+    fields.clone().all(|text| !typed(text))
+        && fields.clone().any(|text| present(Some(text)).is_some())
 }
 
 fn checked_header(fields: &[String]) -> Result<Vec<String>, TabularError> {
@@ -715,6 +719,8 @@ mod tests {
 
     #[test]
     fn error_empty_column_name() {
+        let err = read("a,,c\n1,2,3\n").unwrap_err();
+        assert_eq!(err, TabularError::EmptyColumnName { position: 2 });
         let options = CsvOptions {
             has_header: Some(true),
             ..CsvOptions::default()

@@ -17,5 +17,10 @@ pub mod stats;
 pub mod table;
 pub mod transform;
 
+pub use csv::{CsvOptions, read_csv};
+pub use digest::content_digest;
 pub use error::TabularError;
+pub use sample::{ChurnRow, churn_csv, churn_rows};
+pub use split::{Split, SplitFractions, encode_labels, stratified_split};
+pub use stats::{class_balance, column_stats};
 pub use table::{Table, Value};
