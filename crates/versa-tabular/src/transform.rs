@@ -437,6 +437,27 @@ enum FittedScale {
 }
 
 impl NumericParams {
+    /// What makes these parameters unusable, if anything (for files read from disk).
+    fn problem(&self) -> Option<&'static str> {
+        let finite_clip = self
+            .clip
+            .is_none_or(|(low, high)| low.is_finite() && high.is_finite() && low <= high);
+        let finite_scale = match self.scale {
+            FittedScale::None => true,
+            FittedScale::Standard { mean, std } => mean.is_finite() && std.is_finite() && std > 0.0,
+            FittedScale::MinMax { min, max } => min.is_finite() && max.is_finite() && min <= max,
+        };
+        if !self.fill.is_finite() {
+            Some("the fill value is not a finite number")
+        } else if !finite_clip {
+            Some("clip bounds must be finite with low <= high")
+        } else if !finite_scale {
+            Some("scaling parameters must be finite, with std > 0 and min <= max")
+        } else {
+            None
+        }
+    }
+
     /// Fill, clip: the value statistics for scaling are computed from.
     fn prepare(&self, value: Option<f64>) -> f64 {
         let value = value.filter(|x| x.is_finite()).unwrap_or(self.fill);
@@ -557,6 +578,35 @@ impl TryFrom<TransformFile> for FittedTransform {
             return Err(corrupt(
                 "fitted columns do not match the input schema one for one".to_string(),
             ));
+        }
+        for column in &file.columns {
+            let problem = match column {
+                FittedColumn::Numeric { params, .. } => params.problem(),
+                FittedColumn::OneHot {
+                    categories,
+                    other_categories,
+                    ..
+                } => {
+                    let ascending = |list: &[String]| list.windows(2).all(|w| w[0] < w[1]);
+                    let disjoint = !categories
+                        .iter()
+                        .any(|c| other_categories.binary_search(c).is_ok());
+                    (!(ascending(categories) && ascending(other_categories) && disjoint)).then_some(
+                        "categories must be sorted, unique and disjoint from other_categories",
+                    )
+                }
+            };
+            if let Some(problem) = problem {
+                return Err(corrupt(format!("column `{}`: {problem}", column.name())));
+            }
+        }
+        for derived in &file.derived {
+            if let Some(problem) = derived.params.problem() {
+                return Err(corrupt(format!(
+                    "derived feature `{}`: {problem}",
+                    derived.name
+                )));
+            }
         }
         let compiled = file
             .derived

@@ -1477,3 +1477,34 @@ fn sample_csv_rows_served_as_strings_match_the_table() {
         assert_eq!(served_bits, table_bits, "line {}", r + 2);
     }
 }
+
+#[test]
+fn loading_rejects_unusable_parameters() {
+    let bytes = served_transform().to_json_bytes();
+    let load = |edit: &dyn Fn(&mut Json)| {
+        let mut document: Json = serde_json::from_slice(&bytes).unwrap();
+        edit(&mut document);
+        FittedTransform::from_json_bytes(&serde_json::to_vec(&document).unwrap())
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        load(&|d| d["columns"][0]["params"]["scale"]["std"] = json!(0.0)),
+        "invalid transform file: column `age`: scaling parameters must be finite, with std > 0 and min <= max"
+    );
+    assert_eq!(
+        load(&|d| d["columns"][1]["params"]["fill"] = json!(null)),
+        "invalid transform file: invalid type: null, expected f64"
+    );
+    assert_eq!(
+        load(&|d| d["columns"][3]["categories"] = json!(["yearly", "monthly"])),
+        "invalid transform file: column `contract`: categories must be sorted, unique and disjoint from \
+         other_categories"
+    );
+    assert_eq!(
+        load(
+            &|d| d["derived"] = json!([{"name": "r", "expression": "nope(", "params": {"fill": 0.0, "clip": null, "scale": {"kind": "none"}}}])
+        ),
+        "invalid transform file: derived feature `r`: cannot parse `nope(`: sql parser error: Expected: an expression, found: EOF"
+    );
+}
