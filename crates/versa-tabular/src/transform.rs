@@ -43,6 +43,7 @@
 //! string the CSV reader treats as missing, such as `""` or `NA`) are imputed. See [`FittedTransform::transform_row`] for how
 //! JSON values are read.
 
+mod exact_float;
 mod fit;
 mod json_row;
 #[cfg(test)]
@@ -422,8 +423,10 @@ pub enum TransformError {
 #[serde(deny_unknown_fields)]
 struct NumericParams {
     /// Replaces a missing value.
+    #[serde(with = "exact_float")]
     fill: f64,
     /// Applied after filling, before scaling.
+    #[serde(with = "exact_float::bounds")]
     clip: Option<(f64, f64)>,
     scale: FittedScale,
 }
@@ -432,8 +435,18 @@ struct NumericParams {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 enum FittedScale {
     None,
-    Standard { mean: f64, std: f64 },
-    MinMax { min: f64, max: f64 },
+    Standard {
+        #[serde(with = "exact_float")]
+        mean: f64,
+        #[serde(with = "exact_float")]
+        std: f64,
+    },
+    MinMax {
+        #[serde(with = "exact_float")]
+        min: f64,
+        #[serde(with = "exact_float")]
+        max: f64,
+    },
 }
 
 impl NumericParams {
