@@ -442,8 +442,9 @@ impl Compiler<'_> {
     }
 
     fn compile(&mut self, expr: &Expr) -> Result<Typed, ExprError> {
-        // The parser already bounds nesting; this guards the trees we build by
-        // desugaring (IN lists, simple CASE) as well.
+        // sqlparser bounds parenthesised nesting but not long operator chains
+        // (`a + a + …` parses into a left-deep tree), and compiling and
+        // evaluating both recurse over the tree: cap the depth here.
         self.depth += 1;
         if self.depth > RECURSION_LIMIT * 4 {
             return Err(self.unsupported(expr, "the expression nests too deeply"));
