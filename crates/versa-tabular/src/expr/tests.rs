@@ -1,3 +1,5 @@
+//! Tests of derived-feature expressions: every operator and function, the missing-value rule, error messages, and batch/row agreement.
+
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};

@@ -1,3 +1,5 @@
+//! Tests of fitting and applying transforms: statistics from training rows only, every error message, and batch/single-row equivalence.
+
 use proptest::prelude::*;
 use serde_json::{Map, Value as Json, json};
 use versa_core::ColumnType;
