@@ -1,0 +1,110 @@
+//! A deployable model version, loaded: manifest, fitted transform and weights,
+//! checked against each other. The server, `versa predict` and the evaluation
+//! stage all predict through this one type, so raw input is validated and
+//! transformed the same way everywhere (no train/serve skew).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use versa_blobs::BlobStore;
+use versa_catalog::Catalog;
+use versa_core::manifest::ModelManifest;
+use versa_core::{Digest, ModelName, VersionSelector};
+use versa_mlp::{Mlp, RowScratch};
+use versa_tabular::transform::{FittedTransform, RowError};
+
+use crate::PipelineError;
+
+/// A model version ready to answer predictions.
+pub struct ModelBundle {
+    /// Registered model name.
+    pub name: ModelName,
+    /// Version number.
+    pub version: u32,
+    /// Digest of the model manifest: the identity of what answers.
+    pub manifest_digest: Digest,
+    /// The manifest.
+    pub manifest: ModelManifest,
+    /// The fitted transform named by the manifest.
+    pub transform: FittedTransform,
+    /// The network.
+    pub model: Mlp,
+}
+
+/// One answered row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Prediction {
+    /// The predicted class label.
+    pub label: String,
+    /// Probability of each class label.
+    pub probabilities: BTreeMap<String, f32>,
+}
+
+impl ModelBundle {
+    /// Loads the version `selector` of model `name`, verifying every blob's digest.
+    pub async fn load(
+        catalog: &Catalog,
+        blobs: &BlobStore,
+        name: &ModelName,
+        selector: &VersionSelector,
+    ) -> Result<ModelBundle, PipelineError> {
+        let version = catalog.resolve(name, selector).await?;
+        let manifest: ModelManifest = blobs.get_json(&version.manifest_digest).await?;
+        manifest.check_format()?;
+        let transform_bytes = blobs.get(&manifest.transform).await?;
+        let transform = FittedTransform::from_json_bytes(&transform_bytes)?;
+        let weights = blobs.get(&manifest.weights).await?;
+        let model = Mlp::from_safetensors(&weights, &manifest.architecture)?;
+        if transform.n_features() != manifest.architecture.input_dim {
+            return Err(PipelineError::Invalid(format!(
+                "model {name}/{} is inconsistent: its transform yields {} features but its network takes {}",
+                version.version,
+                transform.n_features(),
+                manifest.architecture.input_dim
+            )));
+        }
+        Ok(ModelBundle {
+            name: name.clone(),
+            version: version.version,
+            manifest_digest: version.manifest_digest,
+            manifest,
+            transform,
+            model,
+        })
+    }
+
+    /// Validates, transforms and predicts one raw row (field name → JSON value).
+    pub fn predict_row(
+        &self,
+        row: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Prediction, RowError> {
+        let features = self.transform.transform_json_row(row)?;
+        let mut scratch = RowScratch::new(&self.model);
+        let mut probabilities = vec![0.0f32; self.manifest.class_labels.len()];
+        self.model
+            .predict_proba_row(&features, &mut scratch, &mut probabilities);
+        Ok(self.prediction(&probabilities))
+    }
+
+    /// Turns softmax output into a labelled prediction.
+    pub fn prediction(&self, probabilities: &[f32]) -> Prediction {
+        let best = probabilities
+            .iter()
+            .enumerate()
+            .fold(
+                (0, f32::MIN),
+                |acc, (i, &p)| if p > acc.1 { (i, p) } else { acc },
+            )
+            .0;
+        Prediction {
+            label: self.manifest.class_labels[best].clone(),
+            probabilities: self
+                .manifest
+                .class_labels
+                .iter()
+                .zip(probabilities)
+                .map(|(label, &probability)| (label.clone(), probability))
+                .collect(),
+        }
+    }
+}
