@@ -1,1 +1,115 @@
-fn main() {}
+//! The `versa` binary: command-line definition and glue.
+//!
+//! The library crates do the work and never see clap or anyhow; this crate
+//! parses arguments, opens the workspace, calls them, and renders results —
+//! tables, progress bars and charts for people (progress on stderr, results on
+//! stdout), or one JSON document on stdout with `--json`.
+//!
+//! Exit codes: 0 success; 1 the command failed (the message says why);
+//! 2 the command line was invalid.
+
+mod chart;
+mod commands;
+mod render;
+mod rows;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// versa: version control for machine-learning models.
+///
+/// Ingest data as immutable versions, fit preprocessing once, train model
+/// versions with a live training trace, compare them, deploy one behind an
+/// alias and serve predictions over HTTP — with every step traceable.
+#[derive(Debug, Parser)]
+#[command(name = "versa", version, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Workspace directory (holds `.versa/`); by default the nearest one at or above the current directory.
+    #[arg(long, global = true, value_name = "DIR", env = "VERSA_WORKSPACE")]
+    workspace: Option<PathBuf>,
+    /// Print one JSON document on stdout instead of tables and charts.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Log more (repeat for more detail); `RUST_LOG` overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole lifecycle on embedded sample data: data → preprocessing →
+    /// features → model v1 and v2 → evaluation → deployment → a live prediction.
+    Quickstart(commands::quickstart::Args),
+    /// Registered models and their versions.
+    #[command(subcommand)]
+    Models(commands::models::Command),
+    /// Training runs.
+    #[command(subcommand)]
+    Runs(commands::runs::Command),
+    /// Predict with a deployed model version on rows from a CSV or JSON file.
+    Predict(commands::predict::Args),
+    /// Serve predictions over HTTP.
+    Serve(commands::serve::Args),
+}
+
+/// Options every command sees.
+pub(crate) struct Global {
+    pub(crate) workspace: Option<PathBuf>,
+    pub(crate) json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let global = Global {
+        workspace: cli.workspace,
+        json: cli.json,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Quickstart(args) => commands::quickstart::run(&global, args).await,
+            Command::Models(command) => commands::models::run(&global, command).await,
+            Command::Runs(command) => commands::runs::run(&global, command).await,
+            Command::Predict(args) => commands::predict::run(&global, args).await,
+            Command::Serve(args) => commands::serve::run(&global, args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,67 @@
+//! `versa serve`: the HTTP prediction server over the workspace.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result};
+use versa_server::ServerState;
+
+use crate::Global;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Address to listen on; port 0 picks a free port (the chosen address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+}
+
+pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
+    let workspace = super::open_workspace(global).await?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    if global.json {
+        // One JSON line, so scripts and tests can learn the port.
+        println!(
+            "{}",
+            serde_json::json!({ "event": "listening", "addr": addr.to_string() })
+        );
+    } else {
+        println!(
+            "versa serve · workspace {} · listening on http://{addr}",
+            workspace.root().display()
+        );
+        println!(
+            "  POST http://{addr}/v1/models/NAME@ALIAS/predict  {{\"rows\": [{{…raw fields…}}]}}"
+        );
+        println!("  GET  http://{addr}/v1/models · /healthz · /readyz   (Ctrl-C stops)");
+    }
+    let state = ServerState::new(workspace.catalog, workspace.blobs);
+    versa_server::serve(listener, state, shutdown_signal())
+        .await
+        .context("the server failed")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
