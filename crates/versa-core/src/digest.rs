@@ -178,7 +178,10 @@ mod tests {
         let err = Digest::parse("b3:xyz").unwrap_err();
         assert!(err.to_string().contains("expected 64 hex digits"), "{err}");
         let err = Digest::parse(&"G".repeat(64)).unwrap_err();
-        assert!(err.to_string().contains("not a lowercase hex digit"), "{err}");
+        assert!(
+            err.to_string().contains("not a lowercase hex digit"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -18,11 +18,13 @@ pub struct IdError {
 }
 
 fn check_name(what: &'static str, input: &str) -> Result<(), IdError> {
-    const EXPECTED: &str =
-        "expected 1 to 128 characters from A-Z a-z 0-9 `_` `-` `.`, starting with a letter or digit";
+    const EXPECTED: &str = "expected 1 to 128 characters from A-Z a-z 0-9 `_` `-` `.`, starting with a letter or digit";
     let ok = !input.is_empty()
         && input.len() <= 128
-        && input.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && input
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
         && input
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
@@ -174,7 +176,8 @@ pub struct ModelRef {
 impl ModelRef {
     /// Parses `NAME@ALIAS` or `NAME/VERSION`.
     pub fn parse(input: &str) -> Result<Self, IdError> {
-        const EXPECTED: &str = "expected `NAME@ALIAS` (e.g. `churn@production`) or `NAME/VERSION` (e.g. `churn/2`)";
+        const EXPECTED: &str =
+            "expected `NAME@ALIAS` (e.g. `churn@production`) or `NAME/VERSION` (e.g. `churn/2`)";
         let bad = || IdError {
             what: "model reference",
             input: input.to_string(),
@@ -287,7 +290,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_refs_with_what_is_accepted() {
-        for bad in ["churn", "churn/0", "churn/x", "../etc@prod", "churn@", "@prod"] {
+        for bad in [
+            "churn",
+            "churn/0",
+            "churn/x",
+            "../etc@prod",
+            "churn@",
+            "@prod",
+        ] {
             let err = ModelRef::parse(bad).unwrap_err().to_string();
             assert!(err.contains("expected"), "{bad}: {err}");
         }
@@ -297,7 +307,16 @@ mod tests {
 
     #[test]
     fn names_reject_path_traversal_and_separators() {
-        for bad in ["", "..", "a/b", "a\\b", ".hidden", "a b", "a;b", &"x".repeat(129)] {
+        for bad in [
+            "",
+            "..",
+            "a/b",
+            "a\\b",
+            ".hidden",
+            "a b",
+            "a;b",
+            &"x".repeat(129),
+        ] {
             assert!(ModelName::new(bad).is_err(), "{bad:?} accepted");
         }
         assert!(ModelName::new("churn-v2.final_1").is_ok());

@@ -15,6 +15,8 @@ pub mod rng;
 pub mod schema;
 
 pub use digest::{Digest, DigestParseError, Hasher};
-pub use ids::{Alias, DatasetName, DatasetRef, IdError, ModelName, ModelRef, RunId, VersionSelector};
+pub use ids::{
+    Alias, DatasetName, DatasetRef, IdError, ModelName, ModelRef, RunId, VersionSelector,
+};
 pub use rng::Rng;
 pub use schema::{ColumnSchema, ColumnType};

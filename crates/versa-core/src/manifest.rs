@@ -20,7 +20,9 @@ pub const MODEL_MANIFEST_FORMAT: u32 = 1;
 
 /// A manifest whose `format_version` this build does not understand.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind} has format_version {found}, but this versa reads only format_version {supported}; upgrade versa to read it")]
+#[error(
+    "{kind} has format_version {found}, but this versa reads only format_version {supported}; upgrade versa to read it"
+)]
 pub struct UnsupportedFormat {
     /// Which manifest.
     pub kind: &'static str,
@@ -66,7 +68,11 @@ pub struct DatasetManifest {
 impl DatasetManifest {
     /// Rejects a manifest written by an incompatible versa.
     pub fn check_format(&self) -> Result<(), UnsupportedFormat> {
-        check("dataset manifest", self.format_version, DATASET_MANIFEST_FORMAT)
+        check(
+            "dataset manifest",
+            self.format_version,
+            DATASET_MANIFEST_FORMAT,
+        )
     }
 }
 

@@ -139,7 +139,10 @@ mod tests {
         let z: Vec<f64> = (0..n).map(|_| r.normal()).collect();
         let zm = z.iter().sum::<f64>() / n as f64;
         let zv = z.iter().map(|x| (x - zm).powi(2)).sum::<f64>() / n as f64;
-        assert!(zm.abs() < 0.03 && (zv - 1.0).abs() < 0.05, "normal {zm} {zv}");
+        assert!(
+            zm.abs() < 0.03 && (zv - 1.0).abs() < 0.05,
+            "normal {zm} {zv}"
+        );
     }
 
     #[test]
