@@ -150,7 +150,7 @@ pub fn variants(seed: u64) -> [Variant; 2] {
     [
         Variant {
             name: "v1".to_string(),
-            description: "baseline: one narrow hidden layer, 5 epochs".to_string(),
+            description: "baseline: one narrow hidden layer".to_string(),
             config: TrainConfig {
                 hidden: vec![8],
                 activation: Activation::Relu,
@@ -166,9 +166,7 @@ pub fn variants(seed: u64) -> [Variant; 2] {
         },
         Variant {
             name: "v2".to_string(),
-            description:
-                "improved: two wider hidden layers, L2, up to 200 epochs with early stopping"
-                    .to_string(),
+            description: "improved: two wider hidden layers, L2, early stopping".to_string(),
             config: TrainConfig {
                 hidden: vec![64, 32],
                 activation: Activation::Relu,
