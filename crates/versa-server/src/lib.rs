@@ -1,35 +1,43 @@
 //! versa's HTTP server: the axum app over a workspace's catalog and blob store.
 //!
 //! [`app`] builds the router without binding a socket, so tests drive it with
-//! `oneshot`; [`serve`] runs it on a listener until a shutdown signal. The
-//! server holds no state of its own beyond a cache of loaded model versions:
-//! aliases are resolved in the catalog on every request, so a moved alias is
-//! served by the next request, and several replicas over one catalog agree.
+//! `oneshot`; [`serve`] runs it on a listener, with the alias refresher that
+//! gives hot swap (see [`models`]), until a shutdown signal.
 //!
-//! Endpoints:
-//! - `GET /healthz` — the process is up.
-//! - `GET /readyz` — the catalog answers.
-//! - `GET /v1/models` — registered models, their versions and aliases.
-//! - `POST /v1/models/{name}@{alias}/predict` and
-//!   `POST /v1/models/{name}/versions/{n}/predict` — raw rows in, labels and
-//!   class probabilities out, with the model version and digest that answered.
+//! Three protocols answer predictions through one path ([`predict::answer`]):
+//! - native JSON: `POST /v1/models/{name}@{alias}/predict`,
+//!   `POST /v1/models/{name}/versions/{n}/predict`, `GET /v1/models`;
+//! - Open Inference Protocol v2 (KServe, Triton): `GET /v2`, `/v2/health/live`,
+//!   `/v2/health/ready`, `/v2/models/{name}[/versions/{v}]`, `…/ready`,
+//!   `POST …/infer` with JSON tensors;
+//! - MLflow scoring: `POST /invocations`, `GET /ping`.
 //!
-//! Errors are `{"error": "..."}` with `content-type: application/json`.
+//! Operations: `/healthz`, `/readyz`, `/metrics` (Prometheus).
+//!
+//! Errors are `{"error": "..."}` with `content-type: application/json`; no
+//! input can panic a handler (bodies are parsed by hand, limits apply first).
 
 mod error;
+pub mod metrics;
+mod mlflow;
+pub mod models;
+mod oip;
 mod predict;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use versa_blobs::BlobStore;
 use versa_catalog::Catalog;
-use versa_pipeline::bundle::ModelBundle;
+use versa_core::{Alias, ModelName};
 
 pub use error::ApiError;
+pub use metrics::{Metrics, Protocol};
+pub use models::Models;
 pub use predict::{PredictRequest, PredictResponse};
 
 /// Largest request body accepted, in bytes.
@@ -39,21 +47,34 @@ pub const MAX_ROWS: usize = 10_000;
 
 /// What every handler shares.
 pub struct ServerState {
-    catalog: Catalog,
-    blobs: BlobStore,
-    /// Loaded versions by (model name, version). Versions are immutable, so a
-    /// cached bundle never goes stale; only aliases move.
-    bundles: Mutex<HashMap<(String, u32), Arc<ModelBundle>>>,
+    models: Models,
+    metrics: Metrics,
+    /// The model `/invocations` and unqualified lookups answer with.
+    default_model: Option<(ModelName, Alias)>,
 }
 
 impl ServerState {
     /// State over a catalog and blob store.
     pub fn new(catalog: Catalog, blobs: BlobStore) -> Arc<ServerState> {
+        ServerState::with_default_model(catalog, blobs, None)
+    }
+
+    /// State with the model that `/invocations` (MLflow scoring) answers with.
+    pub fn with_default_model(
+        catalog: Catalog,
+        blobs: BlobStore,
+        default_model: Option<(ModelName, Alias)>,
+    ) -> Arc<ServerState> {
         Arc::new(ServerState {
-            catalog,
-            blobs,
-            bundles: Mutex::new(HashMap::new()),
+            models: Models::new(catalog, blobs),
+            metrics: Metrics::default(),
+            default_model,
         })
+    }
+
+    /// Loaded versions and the alias table.
+    pub fn models(&self) -> &Models {
+        &self.models
     }
 }
 
@@ -62,6 +83,7 @@ pub fn app(state: Arc<ServerState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
         .route("/v1/models", get(predict::list_models))
         .route(
             "/v1/models/{model_ref}/predict",
@@ -71,21 +93,55 @@ pub fn app(state: Arc<ServerState>) -> Router {
             "/v1/models/{name}/versions/{version}/predict",
             post(predict::predict_by_version),
         )
+        .route("/v2", get(oip::server_metadata))
+        .route("/v2/health/live", get(oip::live))
+        .route("/v2/health/ready", get(oip::ready))
+        .route("/v2/models/{name}", get(oip::model_metadata))
+        .route("/v2/models/{name}/ready", get(oip::model_ready))
+        .route("/v2/models/{name}/infer", post(oip::infer))
+        .route(
+            "/v2/models/{name}/versions/{version}",
+            get(oip::version_metadata),
+        )
+        .route(
+            "/v2/models/{name}/versions/{version}/ready",
+            get(oip::version_ready),
+        )
+        .route(
+            "/v2/models/{name}/versions/{version}/infer",
+            post(oip::version_infer),
+        )
+        .route("/invocations", post(mlflow::invocations))
+        .route("/ping", get(mlflow::ping))
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` completes; in-flight
-/// requests are allowed to finish.
+/// requests finish. Meanwhile the alias table is refreshed every
+/// [`models::REFRESH_INTERVAL`] (hot swap).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<ServerState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    let refresher = tokio::spawn({
+        let state = state.clone();
+        async move {
+            let mut tick = tokio::time::interval(models::REFRESH_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                state.models.refresh().await;
+            }
+        }
+    });
+    let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    refresher.abort();
+    result
 }
 
 async fn healthz() -> axum::Json<serde_json::Value> {
@@ -96,9 +152,20 @@ async fn readyz(
     State(state): State<Arc<ServerState>>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
     state
-        .catalog
+        .models
+        .catalog()
         .list_models()
         .await
         .map_err(ApiError::from_catalog)?;
     Ok(axum::Json(serde_json::json!({ "status": "ready" })))
+}
+
+async fn metrics_text(State(state): State<Arc<ServerState>>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }

@@ -1,28 +1,32 @@
-//! The native prediction API: raw rows (before preprocessing) in, labels and
-//! class probabilities out, naming the model version that answered.
+//! The one prediction path every protocol uses ([`answer`]), and the native
+//! JSON API on top of it: raw rows (before preprocessing) in, labels and class
+//! probabilities out, naming the model version that answered.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use versa_core::{ModelName, ModelRef, VersionSelector};
 use versa_pipeline::bundle::{ModelBundle, Prediction};
 
+use crate::metrics::Protocol;
 use crate::{ApiError, MAX_ROWS, ServerState};
 
-/// Body of a predict request.
+/// Body of a native predict request.
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PredictRequest {
     /// Raw rows: field name → value, as in the training data.
-    pub rows: Vec<serde_json::Value>,
+    pub rows: Vec<Value>,
 }
 
-/// Body of a predict response.
+/// Body of a native predict response.
 #[derive(Debug, Deserialize, Serialize)]
 pub struct PredictResponse {
     /// Model name.
@@ -37,13 +41,103 @@ pub struct PredictResponse {
     pub predictions: Vec<Prediction>,
 }
 
+/// Requests of at most this many rows are answered on the async worker;
+/// bigger ones move to the blocking pool so they cannot stall other requests.
+const INLINE_ROWS: usize = 64;
+
+/// Resolves the version, validates and predicts every row, and records metrics.
+pub(crate) async fn answer(
+    state: &ServerState,
+    name: &ModelName,
+    selector: &VersionSelector,
+    rows: Vec<Map<String, Value>>,
+    protocol: Protocol,
+) -> Result<(Arc<ModelBundle>, Vec<Prediction>), ApiError> {
+    let started = Instant::now();
+    let bundle = match state.models.get(name, selector).await {
+        Ok(bundle) => bundle,
+        Err(error) => {
+            state
+                .metrics
+                .observe(None, protocol, false, started.elapsed());
+            return Err(error);
+        }
+    };
+    let n_rows = rows.len();
+    let predict_all = {
+        let bundle = bundle.clone();
+        move || -> Result<Vec<Prediction>, ApiError> {
+            rows.iter()
+                .enumerate()
+                .map(|(index, row)| {
+                    bundle
+                        .predict_row(row)
+                        .map_err(|e| ApiError::bad_request(format!("row {index}: {e}")))
+                })
+                .collect()
+        }
+    };
+    let result = if n_rows <= INLINE_ROWS {
+        predict_all()
+    } else {
+        tokio::task::spawn_blocking(predict_all)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+            .and_then(|r| r)
+    };
+    state.metrics.observe(
+        Some((bundle.name.as_str(), bundle.version)),
+        protocol,
+        result.is_ok(),
+        started.elapsed(),
+    );
+    Ok((bundle, result?))
+}
+
+/// Checks a row count against [`MAX_ROWS`].
+pub(crate) fn check_row_count(n_rows: usize) -> Result<(), ApiError> {
+    if n_rows == 0 {
+        return Err(ApiError::bad_request(
+            "no rows in the request; send at least one",
+        ));
+    }
+    if n_rows > MAX_ROWS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{n_rows} rows in one request; at most {MAX_ROWS} are accepted, split the request"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Turns a body rejection (e.g. over the size limit) into a JSON error.
+pub(crate) fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))
+}
+
+/// Rows given as JSON values must be objects.
+pub(crate) fn object_rows(rows: Vec<Value>) -> Result<Vec<Map<String, Value>>, ApiError> {
+    rows.into_iter()
+        .enumerate()
+        .map(|(index, row)| match row {
+            Value::Object(object) => Ok(object),
+            other => Err(ApiError::bad_request(format!(
+                "row {index}: expected an object of field name → value, got {}",
+                json_kind(&other)
+            ))),
+        })
+        .collect()
+}
+
 pub(crate) async fn predict_by_ref(
     State(state): State<Arc<ServerState>>,
     Path(model_ref): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PredictResponse>, ApiError> {
     let reference = ModelRef::parse(&model_ref)
-        .map_err(|e| ApiError::new(axum::http::StatusCode::NOT_FOUND, e.to_string()))?;
+        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, e.to_string()))?;
     predict(&state, &reference.name, &reference.selector, body).await
 }
 
@@ -52,14 +146,20 @@ pub(crate) async fn predict_by_version(
     Path((name, version)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PredictResponse>, ApiError> {
-    let not_found = |message: String| ApiError::new(axum::http::StatusCode::NOT_FOUND, message);
-    let name = ModelName::new(&name).map_err(|e| not_found(e.to_string()))?;
-    let version: u32 = version.parse().ok().filter(|v| *v > 0).ok_or_else(|| {
-        not_found(format!(
-            "version `{version}` is not a version number; expected 1, 2, …"
-        ))
-    })?;
+    let name =
+        ModelName::new(&name).map_err(|e| ApiError::new(StatusCode::NOT_FOUND, e.to_string()))?;
+    let version = parse_version(&version)?;
     predict(&state, &name, &VersionSelector::Version(version), body).await
+}
+
+/// Parses a version number from a path segment (404 when it is not one).
+pub(crate) fn parse_version(text: &str) -> Result<u32, ApiError> {
+    text.parse::<u32>().ok().filter(|v| *v > 0).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("version `{text}` is not a version number; expected 1, 2, …"),
+        )
+    })
 }
 
 async fn predict(
@@ -68,52 +168,20 @@ async fn predict(
     selector: &VersionSelector,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PredictResponse>, ApiError> {
-    let body =
-        body.map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+    let body = self::body(body)?;
     let request = parse_request(&body)?;
-    let bundle = bundle(state, name, selector).await?;
-    let rows = request.rows;
-    let predict_all = move |bundle: Arc<ModelBundle>| -> Result<PredictResponse, ApiError> {
-        let mut predictions = Vec::with_capacity(rows.len());
-        for (index, row) in rows.iter().enumerate() {
-            let object = row.as_object().ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "row {index}: expected an object of field name → value, got {}",
-                    json_kind(row)
-                ))
-            })?;
-            let prediction = bundle
-                .predict_row(object)
-                .map_err(|e| ApiError::bad_request(format!("row {index}: {e}")))?;
-            predictions.push(prediction);
-        }
-        Ok(PredictResponse {
-            model: bundle.name.to_string(),
-            version: bundle.version,
-            alias: None,
-            digest: bundle.manifest_digest.to_string(),
-            predictions,
-        })
-    };
-    // Small requests are answered inline; big ones must not stall the
-    // async workers.
-    let mut response = if request_is_small(&body) {
-        predict_all(bundle)?
-    } else {
-        tokio::task::spawn_blocking(move || predict_all(bundle))
-            .await
-            .map_err(|e| {
-                ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-            })??
-    };
-    if let VersionSelector::Alias(alias) = selector {
-        response.alias = Some(alias.to_string());
-    }
-    Ok(Json(response))
-}
-
-fn request_is_small(body: &Bytes) -> bool {
-    body.len() < 16 * 1024
+    let rows = object_rows(request.rows)?;
+    let (bundle, predictions) = answer(state, name, selector, rows, Protocol::Native).await?;
+    Ok(Json(PredictResponse {
+        model: bundle.name.to_string(),
+        version: bundle.version,
+        alias: match selector {
+            VersionSelector::Alias(alias) => Some(alias.to_string()),
+            VersionSelector::Version(_) => None,
+        },
+        digest: bundle.manifest_digest.to_string(),
+        predictions,
+    }))
 }
 
 fn parse_request(body: &[u8]) -> Result<PredictRequest, ApiError> {
@@ -132,93 +200,44 @@ fn parse_request(body: &[u8]) -> Result<PredictRequest, ApiError> {
             "`rows` is empty; send at least one row",
         ));
     }
-    if request.rows.len() > MAX_ROWS {
-        return Err(ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "{} rows in one request; at most {MAX_ROWS} are accepted, split the request",
-                request.rows.len()
-            ),
-        ));
-    }
+    check_row_count(request.rows.len())?;
     Ok(request)
 }
 
-async fn bundle(
-    state: &ServerState,
-    name: &ModelName,
-    selector: &VersionSelector,
-) -> Result<Arc<ModelBundle>, ApiError> {
-    let version = state
-        .catalog
-        .resolve(name, selector)
-        .await
-        .map_err(ApiError::from_catalog)?
-        .version;
-    let key = (name.to_string(), version);
-    if let Some(bundle) = state.bundles.lock().map_err(poisoned)?.get(&key) {
-        return Ok(bundle.clone());
-    }
-    let loaded = ModelBundle::load(
-        &state.catalog,
-        &state.blobs,
-        name,
-        &VersionSelector::Version(version),
-    )
-    .await
-    .map_err(ApiError::from_pipeline)?;
-    let loaded = Arc::new(loaded);
-    tracing::info!(model = %name, version, "loaded model version");
-    state
-        .bundles
-        .lock()
-        .map_err(poisoned)?
-        .entry(key)
-        .or_insert_with(|| loaded.clone());
-    Ok(loaded)
-}
-
-fn poisoned<T>(_: T) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        "model cache lock poisoned",
-    )
-}
-
-fn json_kind(value: &serde_json::Value) -> &'static str {
+/// A JSON value's kind, for messages.
+pub(crate) fn json_kind(value: &Value) -> &'static str {
     match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
-}
-
-/// A registered model as `GET /v1/models` lists it.
-#[derive(Debug, Serialize)]
-pub(crate) struct ModelListing {
-    name: String,
-    latest_version: Option<u32>,
-    aliases: BTreeMap<String, u32>,
 }
 
 pub(crate) async fn list_models(
     State(state): State<Arc<ServerState>>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let models = state
-        .catalog
+        .models
+        .catalog()
         .list_models()
         .await
         .map_err(ApiError::from_catalog)?;
-    let listing: Vec<ModelListing> = models
+    let listing: Vec<Value> = models
         .into_iter()
-        .map(|m| ModelListing {
-            name: m.name.to_string(),
-            latest_version: m.latest_version,
-            aliases: m.aliases,
+        .map(|m| {
+            serde_json::json!({
+                "name": m.name,
+                "latest_version": m.latest_version,
+                "aliases": m.aliases,
+            })
         })
         .collect();
-    Ok(Json(serde_json::json!({ "models": listing })))
+    Ok(Json(serde_json::json!({
+        "models": listing,
+        "serving": state.models.served(),
+        "failed_swaps": state.models.failures(),
+    })))
 }

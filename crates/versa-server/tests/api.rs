@@ -294,3 +294,373 @@ async fn endpoints_answer_and_errors_are_precise() {
     assert_eq!(result.0, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(result.1, "application/json");
 }
+
+#[tokio::test]
+async fn open_inference_protocol_v2() {
+    let f = fixture().await;
+    let s = &f.state;
+    let (status, _, body) = call(s, "GET", "/v2", Body::empty()).await;
+    assert_eq!(
+        (status, body["name"].as_str()),
+        (StatusCode::OK, Some("versa"))
+    );
+    assert_eq!(
+        call(s, "GET", "/v2/health/live", Body::empty()).await.2["live"],
+        true
+    );
+    assert_eq!(
+        call(s, "GET", "/v2/health/ready", Body::empty()).await.2["ready"],
+        true
+    );
+
+    let (status, _, meta) = call(s, "GET", "/v2/models/churn", Body::empty()).await;
+    assert_eq!(status, StatusCode::OK, "{meta}");
+    assert_eq!(meta["versions"], json!(["1", "2"]));
+    let inputs = meta["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 10);
+    let age = inputs.iter().find(|i| i["name"] == "age").unwrap();
+    assert_eq!(age["datatype"], "INT64");
+    let contract = inputs.iter().find(|i| i["name"] == "contract").unwrap();
+    assert_eq!(contract["datatype"], "BYTES");
+    assert_eq!(meta["outputs"][1]["shape"], json!([-1, 2]));
+    assert_eq!(
+        call(s, "GET", "/v2/models/churn/versions/1", Body::empty())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(s, "GET", "/v2/models/churn/ready", Body::empty())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(s, "GET", "/v2/models/churn/versions/2/ready", Body::empty())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_error(
+        &call(s, "GET", "/v2/models/nope/ready", Body::empty()).await,
+        StatusCode::NOT_FOUND,
+        "nope",
+    );
+    assert_error(
+        &call(s, "GET", "/v2/models/churn/versions/7/ready", Body::empty()).await,
+        StatusCode::NOT_FOUND,
+        "7",
+    );
+
+    // One tensor per raw field, two rows; the second row as [N, 1] nested data.
+    let c = customer();
+    let mut inputs = Vec::new();
+    for (name, value) in c.as_object().unwrap() {
+        let datatype = match value {
+            Value::String(_) => "BYTES",
+            Value::Number(n) if n.is_i64() => "INT64",
+            _ => "FP64",
+        };
+        inputs.push(json!({"name": name, "shape": [2, 1], "datatype": datatype, "data": [[value], [value]]}));
+    }
+    let request = json!({"id": "r1", "inputs": inputs});
+    let (status, _, body) = post(s, "/v2/models/churn/infer", request.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], "r1");
+    assert_eq!(body["model_version"], "2");
+    assert_eq!(body["outputs"][0]["name"], "label");
+    assert_eq!(body["outputs"][0]["shape"], json!([2]));
+    assert_eq!(body["outputs"][1]["shape"], json!([2, 2]));
+    let p: Vec<f64> = body["outputs"][1]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!((p[0] + p[1] - 1.0).abs() < 1e-5);
+    // The same answer as the native API for the same row.
+    let (_, _, native) = post(
+        s,
+        "/v1/models/churn@production/predict",
+        json!({"rows": [customer()]}),
+    )
+    .await;
+    assert_eq!(
+        body["outputs"][0]["data"][0],
+        native["predictions"][0]["label"]
+    );
+    let (status, _, body) = post(s, "/v2/models/churn/versions/1/infer", request.clone()).await;
+    assert_eq!(
+        (status, body["model_version"].as_str()),
+        (StatusCode::OK, Some("1"))
+    );
+    // Only the requested output.
+    let mut only_label = request.clone();
+    only_label["outputs"] = json!([{"name": "label"}]);
+    let (_, _, body) = post(s, "/v2/models/churn/infer", only_label).await;
+    assert_eq!(body["outputs"].as_array().unwrap().len(), 1);
+
+    // Errors.
+    let mut bad = request.clone();
+    bad["outputs"] = json!([{"name": "logits"}]);
+    assert_error(
+        &post(s, "/v2/models/churn/infer", bad).await,
+        StatusCode::BAD_REQUEST,
+        "unknown output `logits`",
+    );
+    let mut bad = request.clone();
+    bad["inputs"][0]["shape"] = json!([3]);
+    assert_error(
+        &post(s, "/v2/models/churn/infer", bad).await,
+        StatusCode::BAD_REQUEST,
+        "shape says 3 values",
+    );
+    let mut bad = request.clone();
+    bad["inputs"][0]["datatype"] = json!("FLOAT");
+    assert_error(
+        &post(s, "/v2/models/churn/infer", bad).await,
+        StatusCode::BAD_REQUEST,
+        "unknown datatype `FLOAT`",
+    );
+    let mut bad = request.clone();
+    bad["inputs"][0]["shape"] = json!([1, 2]);
+    assert_error(
+        &post(s, "/v2/models/churn/infer", bad).await,
+        StatusCode::BAD_REQUEST,
+        "expected [N] or [N, 1]",
+    );
+    assert_error(
+        &post(s, "/v2/models/churn/infer", json!({"inputs": []})).await,
+        StatusCode::BAD_REQUEST,
+        "`inputs` is empty",
+    );
+    assert_error(
+        &post(s, "/v2/models/churn/infer", json!({"nothing": 1})).await,
+        StatusCode::BAD_REQUEST,
+        "missing field `inputs`",
+    );
+    let age_as_text =
+        json!({"inputs": [{"name": "age", "shape": [1], "datatype": "BYTES", "data": ["old"]}]});
+    assert_error(
+        &post(s, "/v2/models/churn/infer", age_as_text).await,
+        StatusCode::BAD_REQUEST,
+        "age",
+    );
+    let request = Request::builder()
+        .method("POST")
+        .uri("/v2/models/churn/infer")
+        .header("inference-header-content-length", "10")
+        .body(Body::from("{}"))
+        .unwrap();
+    let response = app(s.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+}
+
+#[tokio::test]
+async fn mlflow_scoring_protocol() {
+    let f = fixture().await;
+    let s = &f.state;
+    let (status, _, _) = call(s, "GET", "/ping", Body::empty()).await;
+    assert_eq!(status, StatusCode::OK);
+    let c = customer();
+    let object = c.as_object().unwrap();
+    let columns: Vec<&String> = object.keys().collect();
+    let values: Vec<&Value> = object.values().collect();
+    let column_lists: serde_json::Map<String, Value> = object
+        .iter()
+        .map(|(k, v)| (k.clone(), json!([v, v])))
+        .collect();
+    for body in [
+        json!({"dataframe_split": {"columns": columns, "data": [values.clone(), values]}}),
+        json!({"dataframe_records": [c.clone(), c.clone()]}),
+        json!({"instances": [c.clone(), c.clone()]}),
+        json!({"inputs": [c.clone(), c.clone()]}),
+        json!({"inputs": column_lists}),
+    ] {
+        let (status, _, answer) = post(s, "/invocations", body.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body} → {answer}");
+        let predictions = answer["predictions"].as_array().unwrap();
+        assert_eq!(predictions.len(), 2);
+        assert!(predictions.iter().all(|p| p == "yes" || p == "no"));
+    }
+    assert_error(
+        &post(s, "/invocations", json!({"records": []})).await,
+        StatusCode::BAD_REQUEST,
+        "no recognised field",
+    );
+    assert_error(
+        &post(
+            s,
+            "/invocations",
+            json!({"dataframe_split": {"columns": ["age"], "data": [[1, 2]]}}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "has 2 values for 1 columns",
+    );
+    assert_error(
+        &post(s, "/invocations", json!([1, 2])).await,
+        StatusCode::BAD_REQUEST,
+        "the body is an array",
+    );
+    assert_error(
+        &call(s, "POST", "/invocations", Body::from("a,b\n1,2")).await,
+        StatusCode::BAD_REQUEST,
+        "not valid JSON",
+    );
+    let request = Request::builder()
+        .method("POST")
+        .uri("/invocations")
+        .header(header::CONTENT_TYPE, "text/csv")
+        .body(Body::from("a,b\n1,2"))
+        .unwrap();
+    let response = app(s.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_per_version() {
+    let f = fixture().await;
+    let s = &f.state;
+    post(
+        s,
+        "/v1/models/churn@production/predict",
+        json!({"rows": [customer()]}),
+    )
+    .await;
+    post(
+        s,
+        "/v1/models/churn/versions/1/predict",
+        json!({"rows": [{"age": "x"}]}),
+    )
+    .await;
+    post(
+        s,
+        "/v1/models/ghost@production/predict",
+        json!({"rows": [customer()]}),
+    )
+    .await;
+    let request = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .unwrap();
+    let response = app(s.clone()).oneshot(request).await.unwrap();
+    assert!(
+        response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        text.contains("versa_requests_total{model=\"churn\",version=\"2\",protocol=\"native\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "versa_request_errors_total{model=\"churn\",version=\"1\",protocol=\"native\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "versa_request_errors_total{model=\"_unresolved\",version=\"\",protocol=\"native\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("versa_request_duration_seconds_count{model=\"churn\",version=\"2\",protocol=\"native\"} 1"), "{text}");
+}
+
+#[tokio::test]
+async fn alias_moves_are_served_after_refresh_and_a_broken_version_keeps_the_old_one() {
+    use versa_catalog::{AliasExpectation, NewModelVersion};
+    use versa_core::{Alias, Digest, ModelName};
+
+    let f = fixture().await;
+    let s = &f.state;
+    let served = |body: &Value| body["version"].as_u64().unwrap();
+    let (_, _, body) = post(
+        s,
+        "/v1/models/churn@production/predict",
+        json!({"rows": [customer()]}),
+    )
+    .await;
+    assert_eq!(served(&body), 2);
+    let in_flight = s
+        .models()
+        .get(
+            &ModelName::new("churn").unwrap(),
+            &versa_core::VersionSelector::Alias(Alias::new("production").unwrap()),
+        )
+        .await
+        .unwrap();
+
+    // Another writer moves the alias to v1: the next refresh serves v1, while
+    // a request that already holds v2 keeps it.
+    let catalog = s.models().catalog();
+    let churn = ModelName::new("churn").unwrap();
+    let production = Alias::new("production").unwrap();
+    catalog
+        .set_alias(&churn, &production, 1, AliasExpectation::Version(2), "test")
+        .await
+        .unwrap();
+    s.models().refresh().await;
+    let (_, _, body) = post(
+        s,
+        "/v1/models/churn@production/predict",
+        json!({"rows": [customer()]}),
+    )
+    .await;
+    assert_eq!(served(&body), 1);
+    assert_eq!(in_flight.version, 2);
+
+    // A version whose blobs are missing cannot load: v1 keeps serving and the failure is reported.
+    let broken = catalog
+        .create_model_version(NewModelVersion {
+            name: churn.clone(),
+            run_id: None,
+            manifest_digest: Digest::of(b"no such manifest"),
+            weights_digest: Digest::of(b"no such weights"),
+            transform_digest: None,
+            dataset_digest: None,
+            description: None,
+            metrics: vec![],
+        })
+        .await
+        .unwrap();
+    catalog
+        .set_alias(
+            &churn,
+            &production,
+            broken.version,
+            AliasExpectation::Version(1),
+            "test",
+        )
+        .await
+        .unwrap();
+    s.models().refresh().await;
+    let (status, _, body) = post(
+        s,
+        "/v1/models/churn@production/predict",
+        json!({"rows": [customer()]}),
+    )
+    .await;
+    assert_eq!((status, served(&body)), (StatusCode::OK, 1));
+    let (_, _, listing) = call(s, "GET", "/v1/models", Body::empty()).await;
+    let failures = listing["failed_swaps"].as_object().unwrap();
+    assert!(
+        failures.keys().any(|k| k.contains("churn@production → v3")),
+        "{listing}"
+    );
+    assert_eq!(listing["serving"][0]["version"], 1);
+}

@@ -2,7 +2,8 @@
 
 use std::net::SocketAddr;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use versa_core::{ModelRef, VersionSelector};
 use versa_server::ServerState;
 
 use crate::Global;
@@ -12,6 +13,10 @@ pub(crate) struct Args {
     /// Address to listen on; port 0 picks a free port (the chosen address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
+    /// Load these `NAME@ALIAS` versions at start-up (comma-separated); the first also answers
+    /// MLflow's `/invocations`. Other versions load on their first request.
+    #[arg(long, value_delimiter = ',', value_name = "NAME@ALIAS,…")]
+    models: Vec<String>,
 }
 
 pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
@@ -36,9 +41,31 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
         println!(
             "  POST http://{addr}/v1/models/NAME@ALIAS/predict  {{\"rows\": [{{…raw fields…}}]}}"
         );
-        println!("  GET  http://{addr}/v1/models · /healthz · /readyz   (Ctrl-C stops)");
+        println!(
+            "  POST http://{addr}/v2/models/NAME/infer (Open Inference Protocol v2) · POST /invocations (MLflow)"
+        );
+        println!("  GET  http://{addr}/v1/models · /metrics · /healthz · /readyz   (Ctrl-C stops)");
     }
-    let state = ServerState::new(workspace.catalog, workspace.blobs);
+    let mut preload = Vec::new();
+    for text in &args.models {
+        match ModelRef::parse(text)? {
+            ModelRef {
+                name,
+                selector: VersionSelector::Alias(alias),
+            } => preload.push((name, alias)),
+            _ => bail!("--models takes NAME@ALIAS entries (e.g. churn@production), got `{text}`"),
+        }
+    }
+    let state = ServerState::with_default_model(
+        workspace.catalog,
+        workspace.blobs,
+        preload.first().cloned(),
+    );
+    state
+        .models()
+        .preload(&preload)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot load the requested models: {e}"))?;
     versa_server::serve(listener, state, shutdown_signal())
         .await
         .context("the server failed")?;
