@@ -30,8 +30,8 @@
 //!   record is a number or a boolean and at least one is non-missing text;
 //!   without a header columns are named `column_1`, `column_2`, …
 //!
-//! This module does no IO: callers hand it the bytes. A `read_parquet` is
-//! meant to sit beside [`read_csv`] and return the same [`Table`].
+//! This module does no IO: callers hand it the bytes. `crate::parquet`
+//! sits beside it and returns the same [`Table`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -43,7 +43,7 @@ use arrow_schema::{DataType, Field, Schema};
 use versa_core::{ColumnSchema, ColumnType};
 
 use crate::error::TabularError;
-use crate::table::Table;
+use crate::table::{DecodedTable, Table, TypeReason};
 
 /// How to read a CSV; the default detects everything.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -66,6 +66,11 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Decodes CSV bytes into a typed table (see the module docs for the rules).
 pub fn read_csv(bytes: &[u8], options: &CsvOptions) -> Result<Table, TabularError> {
+    decode_csv(bytes, options).map(|decoded| decoded.table)
+}
+
+/// [`read_csv`], also saying why each column got its type.
+pub fn decode_csv(bytes: &[u8], options: &CsvOptions) -> Result<DecodedTable, TabularError> {
     let (bytes, bom_len) = match bytes.strip_prefix(UTF8_BOM) {
         Some(rest) => (rest, UTF8_BOM.len()),
         None => (bytes, 0),
@@ -127,6 +132,7 @@ pub fn read_csv(bytes: &[u8], options: &CsvOptions) -> Result<Table, TabularErro
 
     let mut schema = Vec::with_capacity(n_columns);
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(n_columns);
+    let mut type_reasons = Vec::with_capacity(n_columns);
     for (index, name) in names.iter().enumerate() {
         let cells = || {
             batches.iter().flat_map(move |batch| {
@@ -138,10 +144,11 @@ pub fn read_csv(bytes: &[u8], options: &CsvOptions) -> Result<Table, TabularErro
                     .flat_map(|array| array.iter())
             })
         };
-        let column_type = match options.type_overrides.get(name) {
-            Some(declared) => *declared,
-            None => infer_type(cells()),
+        let (column_type, reason) = match options.type_overrides.get(name) {
+            Some(declared) => (*declared, TypeReason::Declared),
+            None => infer_type(cells(), &data_lines),
         };
+        type_reasons.push(reason);
         let array = typed_column(cells(), column_type, name, &data_lines)?;
         schema.push(ColumnSchema {
             name: name.clone(),
@@ -150,7 +157,10 @@ pub fn read_csv(bytes: &[u8], options: &CsvOptions) -> Result<Table, TabularErro
         });
         columns.push(array);
     }
-    Ok(Table::from_columns(schema, columns)?.with_source_lines(data_lines))
+    Ok(DecodedTable {
+        table: Table::from_columns(schema, columns)?.with_source_lines(data_lines),
+        type_reasons,
+    })
 }
 
 /// Runs arrow-csv over the text with an all-string schema. Typing is done
@@ -232,23 +242,50 @@ fn parse_boolean(text: &str) -> Option<bool> {
     }
 }
 
-fn infer_type<'a>(cells: impl Iterator<Item = Option<&'a str>>) -> ColumnType {
+fn infer_type<'a>(
+    cells: impl Iterator<Item = Option<&'a str>>,
+    lines: &[usize],
+) -> (ColumnType, TypeReason) {
     let (mut any, mut integer, mut float, mut boolean) = (false, true, true, true);
-    for text in cells.filter_map(present) {
+    let mut first_decimal: Option<(usize, &str)> = None;
+    for (row, cell) in cells.enumerate() {
+        let Some(text) = present(cell) else {
+            continue;
+        };
         any = true;
+        let was_integer = integer;
         integer = integer && parse_integer(text).is_some();
         float = float && (integer || parse_float(text).is_some());
         boolean = boolean && parse_boolean(text).is_some();
+        if was_integer && !integer && float {
+            first_decimal = Some((row, text));
+        }
         if !integer && !float && !boolean {
-            return ColumnType::Categorical;
+            return (
+                ColumnType::Categorical,
+                TypeReason::Text {
+                    example: text.to_string(),
+                    location: format!("line {}", lines[row]),
+                },
+            );
         }
     }
     match (any, integer, float, boolean) {
-        (false, ..) => ColumnType::Categorical,
-        (true, true, ..) => ColumnType::Integer,
-        (true, false, true, _) => ColumnType::Float,
-        (true, false, false, true) => ColumnType::Boolean,
-        _ => ColumnType::Categorical,
+        (false, ..) => (ColumnType::Categorical, TypeReason::NoValues),
+        (true, true, ..) => (ColumnType::Integer, TypeReason::WholeNumbers),
+        (true, false, true, _) => {
+            let (row, text) = first_decimal.unwrap_or((0, ""));
+            (
+                ColumnType::Float,
+                TypeReason::DecimalNumbers {
+                    example: text.to_string(),
+                    location: format!("line {}", lines[row]),
+                },
+            )
+        }
+        (true, false, false, true) => (ColumnType::Boolean, TypeReason::Booleans),
+        // Unreachable: the loop returns as soon as all three are false.
+        _ => (ColumnType::Categorical, TypeReason::NoValues),
     }
 }
 

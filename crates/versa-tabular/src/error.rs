@@ -100,6 +100,44 @@ pub enum TabularError {
     #[error("could not decode the csv: {0}")]
     Decode(String),
 
+    /// The bytes are not a Parquet file versa can decode.
+    #[error("could not decode the parquet file: {0}")]
+    Parquet(String),
+
+    /// A Parquet column has an arrow type with no versa equivalent.
+    #[error(
+        "parquet column `{column}` has type {stored}, which versa cannot read; accepted are \
+         integers, floats, booleans and strings (plain or dictionary-encoded): convert the column \
+         to one of those before ingesting"
+    )]
+    UnsupportedParquetType {
+        /// Column name.
+        column: String,
+        /// The arrow type read from the file.
+        stored: String,
+    },
+
+    /// A Parquet value has no versa equivalent (an unsigned integer above
+    /// `i64::MAX`, or an infinite float).
+    #[error("parquet column `{column}`, row {row}: value {value} {reason}")]
+    UnsupportedParquetValue {
+        /// Column name.
+        column: String,
+        /// 1-based row.
+        row: usize,
+        /// The value, as text.
+        value: String,
+        /// Why it is refused and what would be accepted.
+        reason: &'static str,
+    },
+
+    /// A Parquet file with columns but no rows, or no columns at all.
+    #[error("the parquet file has {n_columns} columns and no rows; expected at least one row")]
+    EmptyParquet {
+        /// Columns in the file's schema.
+        n_columns: usize,
+    },
+
     /// An arrow record batch does not match the versa schema given with it.
     #[error("the record batch does not match its schema: {0}")]
     SchemaMismatch(String),

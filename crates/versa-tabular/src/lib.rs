@@ -1,4 +1,4 @@
-//! Tables on arrow, for versa: decoding CSV bytes into a typed [`Table`],
+//! Tables on arrow, for versa: decoding CSV and Parquet bytes into a typed [`Table`],
 //! column statistics, canonical content digests, stratified splits, the
 //! embedded sample dataset, feature expressions and fitted transforms.
 //!
@@ -11,16 +11,18 @@ pub mod csv;
 pub mod digest;
 pub mod error;
 pub mod expr;
+pub mod parquet;
 pub mod sample;
 pub mod split;
 pub mod stats;
 pub mod table;
 pub mod transform;
 
-pub use csv::{CsvOptions, read_csv};
+pub use csv::{CsvOptions, decode_csv, read_csv};
 pub use digest::content_digest;
 pub use error::TabularError;
+pub use parquet::{decode_parquet, looks_like_parquet, read_parquet};
 pub use sample::{ChurnRow, churn_csv, churn_rows};
 pub use split::{Split, SplitFractions, encode_labels, stratified_split};
 pub use stats::{class_balance, column_stats};
-pub use table::{Table, Value};
+pub use table::{DecodedTable, Table, TypeReason, Value};

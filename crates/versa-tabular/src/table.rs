@@ -88,6 +88,69 @@ impl fmt::Display for Value {
     }
 }
 
+/// Why a decoded column has its type, for `versa data add` to explain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TypeReason {
+    /// A type override (a schema file) declared it.
+    Declared,
+    /// Every present value is a whole number.
+    WholeNumbers,
+    /// Every present value is a number, and this one is not whole.
+    DecimalNumbers {
+        /// The first non-whole value.
+        example: String,
+        /// Where it is (`line N`).
+        location: String,
+    },
+    /// Every present value is `true` or `false`.
+    Booleans,
+    /// Some value is neither a number nor a boolean (or the kinds are mixed).
+    Text {
+        /// The value that ruled out the last non-text type.
+        example: String,
+        /// Where it is (`line N`).
+        location: String,
+    },
+    /// No value is present, so nothing narrower could be inferred.
+    NoValues,
+    /// The file stores the column with this type (Parquet).
+    StoredType {
+        /// The arrow type as read from the file.
+        stored: String,
+    },
+}
+
+impl fmt::Display for TypeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TypeReason::Declared => f.write_str("declared in the schema"),
+            TypeReason::WholeNumbers => f.write_str("every value is a whole number"),
+            TypeReason::DecimalNumbers { example, location } => {
+                write!(
+                    f,
+                    "every value is a number; `{example}` ({location}) is not whole"
+                )
+            }
+            TypeReason::Booleans => f.write_str("every value is true or false"),
+            TypeReason::Text { example, location } => {
+                write!(f, "`{example}` ({location}) is not a number or a boolean")
+            }
+            TypeReason::NoValues => f.write_str("no values at all"),
+            TypeReason::StoredType { stored } => write!(f, "stored as {stored} in the file"),
+        }
+    }
+}
+
+/// A decoded table with the reason for each column's type, in column order.
+#[derive(Debug, Clone)]
+pub struct DecodedTable {
+    /// The table.
+    pub table: Table,
+    /// Why each column has its type.
+    pub type_reasons: Vec<TypeReason>,
+}
+
 /// The arrow type that stores a versa column type.
 pub fn arrow_data_type(column_type: ColumnType) -> DataType {
     match column_type {
