@@ -10,8 +10,10 @@
 
 mod chart;
 mod commands;
+mod compare;
 mod render;
 mod rows;
+mod svg;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +52,9 @@ enum Command {
     /// Training runs.
     #[command(subcommand)]
     Runs(commands::runs::Command),
+    /// Trace a model version back to its data: alias → version → run →
+    /// transform → dataset version.
+    Lineage(commands::lineage::Args),
     /// Predict with a deployed model version on rows from a CSV or JSON file.
     Predict(commands::predict::Args),
     /// Serve predictions over HTTP.
@@ -84,6 +89,7 @@ fn main() -> ExitCode {
             Command::Quickstart(args) => commands::quickstart::run(&global, args).await,
             Command::Models(command) => commands::models::run(&global, command).await,
             Command::Runs(command) => commands::runs::run(&global, command).await,
+            Command::Lineage(args) => commands::lineage::run(&global, args).await,
             Command::Predict(args) => commands::predict::run(&global, args).await,
             Command::Serve(args) => commands::serve::run(&global, args).await,
         }

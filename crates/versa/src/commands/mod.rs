@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its clap arguments and its `run`.
 
+pub(crate) mod lineage;
 pub(crate) mod models;
 pub(crate) mod predict;
 pub(crate) mod quickstart;

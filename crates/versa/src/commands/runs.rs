@@ -1,20 +1,38 @@
-//! `versa runs …`: training runs, their parameters and metric traces.
+//! `versa runs …`: training runs, their parameters and metric traces, and
+//! runs side by side.
+//!
+//! Glue over the catalog's tracking API; metric directions come from
+//! `crate::compare`. Must not know how runs are stored.
 
-use anyhow::{Context, Result};
-use versa_core::RunId;
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context, Result, bail};
+use versa_core::{ModelName, RunId};
 
 use crate::Global;
 use crate::chart::{Series, line_chart};
+use crate::compare;
 use crate::render::{self, num};
 
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum Command {
     /// List runs, newest first.
-    List,
+    List {
+        /// Only the runs that trained a version of this model.
+        #[arg(long, value_name = "NAME")]
+        model: Option<ModelName>,
+    },
     /// Show one run: status, parameters, final metrics and its training curves.
     Show {
         /// Run id (as printed by `versa models show` or `versa runs list`).
         run: String,
+    },
+    /// Compare runs side by side: the parameters that differ and the final
+    /// value of every metric, with deltas against the first run.
+    Compare {
+        /// Two or more run ids; the first is the baseline.
+        #[arg(required = true, num_args = 2.., value_name = "RUN")]
+        runs: Vec<RunId>,
     },
 }
 
@@ -22,8 +40,17 @@ pub(crate) async fn run(global: &Global, command: Command) -> Result<()> {
     let workspace = super::open_workspace(global).await?;
     let catalog = &workspace.catalog;
     match command {
-        Command::List => {
-            let runs = catalog.list_runs(None).await.context("cannot list runs")?;
+        Command::List { model } => {
+            let mut runs = catalog.list_runs(None).await.context("cannot list runs")?;
+            if let Some(model) = &model {
+                let versions = catalog
+                    .list_versions(model)
+                    .await
+                    .with_context(|| format!("cannot list the runs of model `{model}`"))?;
+                let trained: BTreeSet<&RunId> =
+                    versions.iter().filter_map(|v| v.run_id.as_ref()).collect();
+                runs.retain(|r| trained.contains(&r.run_id));
+            }
             if global.json {
                 return super::print_json(&serde_json::json!({ "runs": runs }));
             }
@@ -42,6 +69,7 @@ pub(crate) async fn run(global: &Global, command: Command) -> Result<()> {
             }
             println!("{table}");
         }
+        Command::Compare { runs } => compare_runs(global, catalog, &runs).await?,
         Command::Show { run } => {
             let run_id = RunId::new(&run)?;
             let detail = catalog
@@ -104,5 +132,109 @@ pub(crate) async fn run(global: &Global, command: Command) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// The final metric values shown first, in this order; the rest follow alphabetically.
+const PREFERRED_METRICS: [&str; 10] = [
+    "test_accuracy",
+    "test_precision",
+    "test_recall",
+    "test_f1",
+    "test_roc_auc",
+    "test_log_loss",
+    "val_accuracy",
+    "val_loss",
+    "train_accuracy",
+    "train_loss",
+];
+
+async fn compare_runs(
+    global: &Global,
+    catalog: &versa_catalog::Catalog,
+    run_ids: &[RunId],
+) -> Result<()> {
+    let mut details = Vec::with_capacity(run_ids.len());
+    for (index, run_id) in run_ids.iter().enumerate() {
+        if run_ids[..index].contains(run_id) {
+            bail!("run {run_id} is named twice; name each run once");
+        }
+        details.push(
+            catalog
+                .run(run_id)
+                .await
+                .with_context(|| format!("cannot compare run `{run_id}`"))?,
+        );
+    }
+    let params: Vec<&BTreeMap<String, String>> = details.iter().map(|d| &d.params).collect();
+    let param_rows = compare::differing_params(&params);
+    let metrics: Vec<&BTreeMap<String, f64>> = details.iter().map(|d| &d.latest_metrics).collect();
+    let metric_rows = compare::metric_rows(&PREFERRED_METRICS, &metrics);
+    if global.json {
+        let runs: Vec<&versa_catalog::Run> = details.iter().map(|d| &d.run).collect();
+        return super::print_json(&serde_json::json!({
+            "runs": runs,
+            "differing_params": param_rows,
+            "metrics": metric_rows,
+        }));
+    }
+    // Columns are headed by run name when names are unique, else by id.
+    let names: BTreeSet<&str> = details.iter().map(|d| d.run.run_name.as_str()).collect();
+    let labels: Vec<String> = details
+        .iter()
+        .map(|d| {
+            if names.len() == details.len() {
+                d.run.run_name.clone()
+            } else {
+                d.run.run_id.to_string()
+            }
+        })
+        .collect();
+    let mut runs_table = render::table(&["run", "name", "status", "duration"]);
+    for d in &details {
+        let r = &d.run;
+        runs_table.add_row(vec![
+            r.run_id.to_string().into(),
+            r.run_name.clone().into(),
+            r.status.as_str().into(),
+            num(r.end_time.map_or("—".to_string(), |end| {
+                render::duration((end - r.start_time) as f64)
+            })),
+        ]);
+    }
+    println!("{runs_table}");
+    println!();
+    if param_rows.is_empty() {
+        println!("parameters: identical");
+    } else {
+        println!("parameters that differ");
+        let mut header = vec!["parameter"];
+        header.extend(labels.iter().map(String::as_str));
+        let mut table = render::table(&header);
+        for row in &param_rows {
+            let mut cells = vec![row.key.clone()];
+            cells.extend(
+                row.values
+                    .iter()
+                    .map(|value| value.clone().unwrap_or_else(|| "—".to_string())),
+            );
+            table.add_row(cells);
+        }
+        println!("{table}");
+    }
+    println!();
+    println!(
+        "final metrics, deltas against {}: ↑ better, ↓ worse, = same",
+        labels[0]
+    );
+    let mut header = vec!["metric", "goal"];
+    header.extend(labels.iter().map(String::as_str));
+    let mut table = render::table(&header);
+    for row in &metric_rows {
+        let mut cells = vec![row.key.clone().into(), row.goal.describe().into()];
+        cells.extend((0..labels.len()).map(|index| num(row.cell(index))));
+        table.add_row(cells);
+    }
+    println!("{table}");
     Ok(())
 }
