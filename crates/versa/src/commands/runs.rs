@@ -62,7 +62,7 @@ pub(crate) async fn run(global: &Global, command: Command) -> Result<()> {
                 table.add_row(vec![
                     r.run_id.to_string().into(),
                     r.run_name.clone().into(),
-                    format!("{:?}", r.status).into(),
+                    r.status.as_str().into(),
                     render::timestamp(r.start_time).into(),
                     num(duration),
                 ]);
