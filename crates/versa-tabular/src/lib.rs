@@ -9,6 +9,7 @@
 
 pub mod csv;
 pub mod digest;
+pub mod drift;
 pub mod error;
 pub mod expr;
 pub mod parquet;
@@ -20,6 +21,7 @@ pub mod transform;
 
 pub use csv::{CsvOptions, decode_csv, read_csv};
 pub use digest::content_digest;
+pub use drift::{DatasetDrift, dataset_drift};
 pub use error::TabularError;
 pub use parquet::{decode_parquet, looks_like_parquet, read_parquet};
 pub use sample::{ChurnRow, churn_csv, churn_rows};
