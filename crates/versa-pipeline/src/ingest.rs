@@ -1,14 +1,23 @@
-//! Stage 1, data collection: a CSV file becomes an immutable, content-addressed
-//! dataset version (source bytes, schema, statistics, digest).
+//! Stage 1, data collection: a CSV or Parquet file becomes an immutable,
+//! content-addressed dataset version (source bytes, schema, statistics,
+//! digest). The format is chosen by extension, else by Parquet's magic bytes;
+//! the content digest is over values, so the same table ingested from either
+//! format is the same version.
+//!
+//! Knows files only as bytes plus a path for naming the format and for
+//! messages; the command line and its schema-file flag live in the binary.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use versa_catalog::{NewDatasetVersion, Registration};
 use versa_core::manifest::{DATASET_MANIFEST_FORMAT, DatasetManifest, SourceFormat};
-use versa_core::{DatasetName, Digest};
-use versa_tabular::Table;
-use versa_tabular::csv::{CsvOptions, read_csv};
+use versa_core::schema::{ColumnSchema, ColumnStats};
+use versa_core::{ColumnType, DatasetName, Digest};
+use versa_tabular::csv::{CsvOptions, decode_csv, read_csv};
+use versa_tabular::parquet::{decode_parquet, looks_like_parquet, read_parquet};
+use versa_tabular::{DecodedTable, Table};
 
 use crate::{PipelineError, Workspace};
 
@@ -33,6 +42,105 @@ pub struct IngestReport {
     pub source_path: String,
     /// Source size in bytes.
     pub size_bytes: u64,
+    /// The format the source was decoded as.
+    pub source_format: SourceFormat,
+    /// Each column with its type and why it has it, in source order.
+    pub columns: Vec<ColumnReport>,
+    /// Per-column statistics, in source order.
+    pub stats: Vec<ColumnStats>,
+    /// Class balance of the label column, when one was named.
+    pub label: Option<LabelReport>,
+}
+
+/// One column of an ingested table and why it has its type.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnReport {
+    /// Name, type and nullability.
+    #[serde(flatten)]
+    pub schema: ColumnSchema,
+    /// Why the column has its type, for people.
+    pub reason: String,
+}
+
+/// The label column's classes, validated at ingestion.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelReport {
+    /// The label column.
+    pub column: String,
+    /// Each class with its row count, classes in value order.
+    pub classes: Vec<ClassCount>,
+    /// Rows with no label.
+    pub missing: u64,
+}
+
+/// Rows of one class.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassCount {
+    /// The class, as text.
+    pub class: String,
+    /// Rows with it.
+    pub count: u64,
+}
+
+/// How to ingest a file; the default infers everything.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    /// Column types that replace CSV inference (a Parquet file's stored types
+    /// must agree with them).
+    pub type_overrides: BTreeMap<String, ColumnType>,
+    /// A label column to validate: it must exist and have at least two classes.
+    pub label: Option<String>,
+}
+
+/// A schema file: `[columns]` mapping column names to `integer`, `float`,
+/// `boolean` or `categorical`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaFile {
+    /// Declared column types.
+    #[serde(default)]
+    pub columns: BTreeMap<String, ColumnType>,
+}
+
+impl SchemaFile {
+    /// Parses a schema file's TOML text; `path` only names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<SchemaFile, PipelineError> {
+        toml::from_str(text).map_err(|error| {
+            let line = error
+                .span()
+                .map(|span| 1 + text[..span.start.min(text.len())].matches('\n').count());
+            PipelineError::Invalid(format!(
+                "schema file `{}`{} is not valid: {}; expected a `[columns]` table such as \
+                 `age = \"integer\"`, with types integer, float, boolean or categorical",
+                path.display(),
+                line.map_or(String::new(), |line| format!(", line {line},")),
+                error.message().trim_end()
+            ))
+        })
+    }
+}
+
+/// The format of a file: `.parquet`/`.pq` → Parquet, `.csv`/`.tsv`/`.txt` →
+/// CSV, otherwise Parquet when the bytes carry its magic number, else CSV.
+pub fn detect_format(path: &Path, bytes: &[u8]) -> SourceFormat {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("parquet" | "pq") => SourceFormat::Parquet,
+        Some("csv" | "tsv" | "txt") => SourceFormat::Csv,
+        _ if looks_like_parquet(bytes) => SourceFormat::Parquet,
+        _ => SourceFormat::Csv,
+    }
+}
+
+/// The catalog's text for a source format.
+pub fn format_name(format: SourceFormat) -> &'static str {
+    match format {
+        SourceFormat::Csv => "csv",
+        SourceFormat::Parquet => "parquet",
+    }
 }
 
 /// A dataset version loaded back from the store, ready for preparation.
@@ -43,11 +151,26 @@ pub struct LoadedDataset {
     pub table: Table,
 }
 
-/// Ingests the CSV file at `path` as a version of dataset `name`.
+/// Ingests the CSV file at `path` as a version of dataset `name`, inferring
+/// every type (the reference scenario's entry point).
 pub async fn ingest_csv(
     workspace: &Workspace,
     path: &Path,
     name: &DatasetName,
+) -> Result<(IngestReport, LoadedDataset), PipelineError> {
+    ingest_file(workspace, path, name, &IngestOptions::default()).await
+}
+
+/// Ingests the CSV or Parquet file at `path` as a version of dataset `name`.
+///
+/// Identical data (same content digest) under the same name returns the
+/// existing version with `created: false`. The label, if named, is checked
+/// before anything is stored.
+pub async fn ingest_file(
+    workspace: &Workspace,
+    path: &Path,
+    name: &DatasetName,
+    options: &IngestOptions,
 ) -> Result<(IngestReport, LoadedDataset), PipelineError> {
     let bytes = tokio::fs::read(path)
         .await
@@ -56,17 +179,21 @@ pub async fn ingest_csv(
             source,
         })?;
     let size_bytes = bytes.len() as u64;
-    let (table, manifest) = tokio::task::spawn_blocking({
+    let format = detect_format(path, &bytes);
+    let bytes: bytes::Bytes = bytes.into();
+    let (decoded, manifest, label) = tokio::task::spawn_blocking({
         let bytes = bytes.clone();
-        move || describe(&bytes)
+        let options = options.clone();
+        move || describe(&bytes, format, &options)
     })
     .await
     .map_err(|e| PipelineError::Task(e.to_string()))??;
-    let source_blob = workspace.blobs.put(bytes.into()).await?;
+    let source_blob = workspace.blobs.put(bytes).await?;
     let manifest = DatasetManifest {
         source_blob,
         ..manifest
     };
+    let table = decoded.table;
     let manifest_digest = workspace.blobs.put_json(&manifest).await?;
     let (version, registration) = workspace
         .catalog
@@ -78,7 +205,7 @@ pub async fn ingest_csv(
             n_columns: manifest.schema.len() as u64,
             source_path: path.display().to_string(),
             size_bytes,
-            source_format: "csv".to_string(),
+            source_format: format_name(format).to_string(),
         })
         .await?;
     let report = IngestReport {
@@ -91,28 +218,133 @@ pub async fn ingest_csv(
         n_columns: table.n_columns(),
         source_path: version.source_path.clone(),
         size_bytes,
+        source_format: format,
+        columns: manifest
+            .schema
+            .iter()
+            .zip(&decoded.type_reasons)
+            .map(|(schema, reason)| ColumnReport {
+                schema: schema.clone(),
+                reason: reason.to_string(),
+            })
+            .collect(),
+        stats: manifest.stats.clone(),
+        label,
     };
     Ok((report, LoadedDataset { manifest, table }))
 }
 
-/// Decodes CSV bytes and computes everything the manifest records except the
-/// source blob's digest (filled in by the caller once the blob is stored).
-fn describe(bytes: &[u8]) -> Result<(Table, DatasetManifest), PipelineError> {
-    let table = read_csv(bytes, &CsvOptions::default())?;
+/// Decodes the bytes, checks the label, and computes everything the manifest
+/// records except the source blob's digest (filled in by the caller once the
+/// blob is stored).
+fn describe(
+    bytes: &[u8],
+    format: SourceFormat,
+    options: &IngestOptions,
+) -> Result<(DecodedTable, DatasetManifest, Option<LabelReport>), PipelineError> {
+    let decoded = match format {
+        SourceFormat::Csv => decode_csv(
+            bytes,
+            &CsvOptions {
+                type_overrides: options.type_overrides.clone(),
+                ..CsvOptions::default()
+            },
+        )?,
+        SourceFormat::Parquet => {
+            let decoded = decode_parquet(bytes)?;
+            check_stored_types(&decoded.table, &options.type_overrides)?;
+            decoded
+        }
+    };
+    let table = &decoded.table;
+    let stats = versa_tabular::stats::column_stats(table);
+    let label = match &options.label {
+        Some(label) => Some(check_label(table, &stats, label)?),
+        None => None,
+    };
     let manifest = DatasetManifest {
         format_version: DATASET_MANIFEST_FORMAT,
-        content_digest: versa_tabular::digest::content_digest(&table),
+        content_digest: versa_tabular::digest::content_digest(table),
         source_blob: Digest::of(bytes),
-        source_format: SourceFormat::Csv,
+        source_format: format,
         n_rows: table.n_rows() as u64,
         schema: table.schema().to_vec(),
-        stats: versa_tabular::stats::column_stats(&table),
+        stats,
     };
-    Ok((table, manifest))
+    Ok((decoded, manifest, label))
+}
+
+/// Parquet carries its own types; a schema file may restate them but not change them.
+fn check_stored_types(
+    table: &Table,
+    overrides: &BTreeMap<String, ColumnType>,
+) -> Result<(), PipelineError> {
+    for (name, declared) in overrides {
+        let Some(index) = table.column_index(name) else {
+            return Err(PipelineError::Invalid(format!(
+                "the schema declares column `{name}`, which is not in the parquet file; columns are: {}",
+                quoted(&table.column_names())
+            )));
+        };
+        let stored = table.schema()[index].column_type;
+        if stored != *declared {
+            return Err(PipelineError::Invalid(format!(
+                "the schema declares column `{name}` as {declared}, but the parquet file stores it as {stored}; \
+                 parquet columns keep their stored types, so declare {stored} or convert the file"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_label(
+    table: &Table,
+    stats: &[ColumnStats],
+    label: &str,
+) -> Result<LabelReport, PipelineError> {
+    let Some(index) = table.column_index(label) else {
+        return Err(PipelineError::Invalid(format!(
+            "label column `{label}` is not in the data; columns are: {}",
+            quoted(&table.column_names())
+        )));
+    };
+    let classes = versa_tabular::stats::class_balance(table, label)?;
+    match classes.as_slice() {
+        [] => {
+            return Err(PipelineError::Invalid(format!(
+                "label column `{label}` has no values; a classifier needs at least two classes"
+            )));
+        }
+        [(class, _)] => {
+            return Err(versa_tabular::TabularError::SingleClass {
+                label: label.to_string(),
+                class: class.clone(),
+            }
+            .into());
+        }
+        _ => {}
+    }
+    Ok(LabelReport {
+        column: label.to_string(),
+        classes: classes
+            .into_iter()
+            .map(|(class, count)| ClassCount { class, count })
+            .collect(),
+        missing: stats[index].missing,
+    })
+}
+
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Loads a registered dataset version's table back from the blob store,
-/// decoding it with the schema recorded at ingestion.
+/// decoding it by its source format (a CSV with the schema recorded at
+/// ingestion).
 pub async fn load_dataset(
     workspace: &Workspace,
     manifest_digest: &Digest,
@@ -125,14 +357,16 @@ pub async fn load_dataset(
         .iter()
         .map(|c| (c.name.clone(), c.column_type))
         .collect();
-    let table = tokio::task::spawn_blocking(move || {
-        read_csv(
+    let format = manifest.source_format;
+    let table = tokio::task::spawn_blocking(move || match format {
+        SourceFormat::Csv => read_csv(
             &bytes,
             &CsvOptions {
                 type_overrides: overrides,
                 ..CsvOptions::default()
             },
-        )
+        ),
+        SourceFormat::Parquet => read_parquet(&bytes),
     })
     .await
     .map_err(|e| PipelineError::Task(e.to_string()))??;
