@@ -303,7 +303,7 @@ async fn train_and_register(
             weights_digest,
             transform_digest: Some(prepared.transform_digest),
             dataset_digest: Some(dataset_digest),
-            description: Some(format!("{}: {}", variant.name, variant.description)),
+            description: Some(format!("variant {}: {}", variant.name, variant.description)),
             metrics: report_metrics(&report),
         })
         .await?;
