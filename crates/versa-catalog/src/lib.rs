@@ -7,42 +7,85 @@
 //! rows name blobs by [`Digest`](versa_core::Digest), and the caller stores the
 //! blobs (in `versa-blobs`) before registering the rows that name them.
 //!
-//! SQLite is the only backend today; PostgreSQL comes next, so the backend
-//! sits behind one type ([`Catalog`]), queries use portable SQL (no SQLite-only
-//! functions; `ON CONFLICT`, `LIMIT`, `CAST` only) and every multi-statement
-//! write runs in one transaction.
+//! Two backends sit behind one type ([`Catalog`]): SQLite (one file, WAL) for
+//! a workspace on one machine, and PostgreSQL for a catalog shared by many
+//! machines. The queries are written once, in portable SQL with `$1`-style
+//! parameters (both sqlx drivers accept them), and compiled once per database
+//! by `for_each_backend!`: the operation modules (`datasets`, `tracking`,
+//! `registry`) hold that backend-agnostic core, while `sqlite` and `postgres`
+//! hold what genuinely differs — connecting, migrations, and how a write
+//! transaction excludes concurrent writers. Every multi-statement write runs in
+//! one transaction.
 //!
 //! This crate must not know about blob storage, file formats, training or HTTP.
 
+/// Compiles the enclosed items once per database, in modules `on_sqlite` and
+/// `on_postgres`, each seeing that database's `Ops`, `Db` and `DbRow`.
+///
+/// The operations are `impl Ops<'_>` blocks written against those names, so
+/// each is type-checked against the concrete driver (sqlx's strict typing of
+/// PostgreSQL included) without generic bounds over `sqlx::Database`.
+macro_rules! for_each_backend {
+    ($($item:item)*) => {
+        mod on_sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use $crate::sqlite::{Db, DbRow, Ops};
+            $($item)*
+        }
+        mod on_postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use $crate::postgres::{Db, DbRow, Ops};
+            $($item)*
+        }
+    };
+}
+
+/// Runs one operation on whichever backend the catalog has.
+macro_rules! dispatch {
+    ($catalog:expr, $ops:ident => $call:expr) => {
+        match &$catalog.backend {
+            $crate::Backend::Sqlite(pool) => {
+                let $ops = $crate::sqlite::Ops::new(pool);
+                $call
+            }
+            $crate::Backend::Postgres(pool) => {
+                let $ops = $crate::postgres::Ops::new(pool);
+                $call
+            }
+        }
+    };
+}
+
 mod datasets;
 mod error;
+mod postgres;
 mod registry;
+mod sqlite;
 mod tracking;
 mod types;
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-use sqlx::{SqlSafeStr, Sqlite, Transaction};
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
 use versa_core::Digest;
 
 pub use error::{AliasExpectation, CatalogError};
 pub use types::{
-    AliasChange, AliasEvent, DatasetVersion, Experiment, LifecycleStage, Lineage, MetricPoint,
-    ModelVersion, ModelVersionStatus, NewDatasetVersion, NewModelVersion, NewRun,
-    RegisteredModelSummary, Registration, Run, RunDetail, RunStatus, TransformRow,
+    AliasChange, AliasEvent, DatasetVersion, Experiment, LifecycleStage, Lineage, LineageEdge,
+    MetricComparison, MetricPoint, ModelVersion, ModelVersionStatus, NewDatasetVersion,
+    NewModelVersion, NewRun, RegisteredModelSummary, Registration, Run, RunDetail, RunStatus,
+    TransformRow,
 };
-
-use error::db;
 
 /// Result of catalog operations.
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
-
-/// How long a writer waits for another writer's lock before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The catalog. Cheap to clone (clones share the connection pool).
 #[derive(Debug, Clone)]
@@ -53,20 +96,21 @@ pub struct Catalog {
 #[derive(Debug, Clone)]
 enum Backend {
     Sqlite(SqlitePool),
-}
-
-/// The schema migrations for SQLite, embedded so the binary carries its schema.
-fn sqlite_migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        include_str!("../migrations/sqlite/0001_init.sql").into_sql_str(),
-        false,
-    )])
+    Postgres(PgPool),
 }
 
 impl Catalog {
+    /// Opens a catalog by location: a `postgres://` or `postgresql://` URL
+    /// opens PostgreSQL ([`Catalog::open_postgres`]); anything else is a
+    /// SQLite file path ([`Catalog::open_sqlite`]).
+    pub async fn open(location: &str) -> Result<Catalog> {
+        if postgres::is_url(location) {
+            Catalog::open_postgres(location).await
+        } else {
+            Catalog::open_sqlite(Path::new(location)).await
+        }
+    }
+
     /// Opens (creating if missing) a SQLite catalog file and brings its schema up to date.
     ///
     /// The file uses WAL journaling (readers never block the writer), foreign
@@ -75,108 +119,38 @@ impl Catalog {
     /// run inside one `BEGIN IMMEDIATE` transaction, so exactly one opener
     /// applies them and the others see them applied.
     pub async fn open_sqlite(path: &Path) -> Result<Catalog> {
-        let location = path.display().to_string();
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .map_err(db(format!("open catalog at `{location}`")))?;
-        enable_wal(&pool, &location).await?;
-
-        let mut tx = pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db(format!("lock catalog at `{location}` for migration")))?;
-        // `run_direct` on the connection rather than `run` (generic over
-        // `Acquire`): the latter makes this future not `Send` for spawned tasks.
-        sqlite_migrator()
-            .run_direct(None, &mut *tx, false)
-            .await
-            .map_err(|source| CatalogError::Migrate {
-                location: location.clone(),
-                source,
-            })?;
-        tx.commit()
-            .await
-            .map_err(db(format!("commit migrations of catalog at `{location}`")))?;
         Ok(Catalog {
-            backend: Backend::Sqlite(pool),
+            backend: Backend::Sqlite(sqlite::open(path).await?),
         })
+    }
+
+    /// Connects to a PostgreSQL catalog (`postgres://user@host:port/database`)
+    /// and brings its schema up to date.
+    ///
+    /// The database must exist; its tables are created on first open. Safe to
+    /// call from many processes at once: migrations run under a PostgreSQL
+    /// advisory lock, so exactly one opener applies them. TLS is not
+    /// supported (use a loopback address, a private network or a unix socket).
+    pub async fn open_postgres(url: &str) -> Result<Catalog> {
+        Ok(Catalog {
+            backend: Backend::Postgres(postgres::open(url).await?),
+        })
+    }
+
+    /// Which database this catalog is stored in: `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
     }
 
     /// Closes the connections (waits for in-flight queries).
     pub async fn close(&self) {
         match &self.backend {
             Backend::Sqlite(pool) => pool.close().await,
+            Backend::Postgres(pool) => pool.close().await,
         }
-    }
-
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        match &self.backend {
-            Backend::Sqlite(pool) => pool,
-        }
-    }
-
-    /// Starts a write transaction that holds the write lock from its first
-    /// statement, so read-then-write sequences (allocate max+1, compare and
-    /// swap) cannot interleave with another writer.
-    pub(crate) async fn write_tx(&self, operation: &str) -> Result<Transaction<'static, Sqlite>> {
-        match &self.backend {
-            Backend::Sqlite(pool) => pool
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(db(format!("start transaction to {operation}"))),
-        }
-    }
-}
-
-/// Switches the file to WAL journaling if it is not already.
-///
-/// Done here rather than as a connect option because entering WAL needs an
-/// exclusive lock that SQLite's busy timeout does not wait for; when many
-/// processes create the file at once, all but one would fail. WAL is a
-/// property of the file, so once set every later connection uses it.
-async fn enable_wal(pool: &SqlitePool, location: &str) -> Result<()> {
-    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
-    loop {
-        let attempt: std::result::Result<String, sqlx::Error> =
-            sqlx::query_scalar("PRAGMA journal_mode = WAL")
-                .fetch_one(pool)
-                .await;
-        match attempt {
-            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
-            Ok(mode) => {
-                return Err(CatalogError::Invalid {
-                    what: "catalog location",
-                    value: location.to_string(),
-                    expected: format!(
-                        "a file on a filesystem that supports SQLite's WAL mode (journal mode stayed `{mode}`)"
-                    ),
-                });
-            }
-            Err(error) if is_busy(&error) && std::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Err(error) => {
-                return Err(db(format!("enable WAL journaling on `{location}`"))(error));
-            }
-        }
-    }
-}
-
-fn is_busy(error: &sqlx::Error) -> bool {
-    match error {
-        // SQLITE_BUSY is 5; extended codes keep it in the low byte.
-        sqlx::Error::Database(database) => database
-            .code()
-            .and_then(|code| code.parse::<i32>().ok())
-            .is_some_and(|code| code & 0xff == 5),
-        _ => false,
     }
 }
 
@@ -244,7 +218,10 @@ pub(crate) fn parse_digest(
     parse_stored(table, column, "a `b3:` digest", text)
 }
 
-/// SQLite turns NaN into NULL, so NaN is stored as 0 plus a flag (MLflow does the same).
+/// SQLite turns NaN into NULL, so NaN is stored as 0 plus a flag (MLflow does
+/// the same). PostgreSQL could store NaN natively, but it uses the same flag so
+/// both schemas hold the same rows and a NaN never compares as a number in
+/// metric searches (PostgreSQL sorts NaN above every number).
 pub(crate) fn encode_metric(value: f64) -> (f64, bool) {
     if value.is_nan() {
         (0.0, true)

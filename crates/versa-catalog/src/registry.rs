@@ -9,13 +9,12 @@
 use std::collections::BTreeMap;
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use versa_core::{Alias, ModelName, VersionSelector};
 
 use crate::error::{AliasExpectation, db};
 use crate::types::{
-    AliasChange, AliasEvent, Lineage, ModelVersion, ModelVersionStatus, NewModelVersion,
-    RegisteredModelSummary,
+    AliasChange, AliasEvent, Lineage, LineageEdge, ModelVersion, ModelVersionStatus,
+    NewModelVersion, RegisteredModelSummary,
 };
 use crate::{
     Catalog, CatalogError, Result, decode_metric, encode_metric, from_db_count, from_db_version,
@@ -27,52 +26,6 @@ macro_rules! version_columns {
         "name, version, run_id, manifest_digest, weights_digest, transform_digest, dataset_digest, \
          status, description, source, created_at"
     };
-}
-
-/// A version row before its metrics, tags and aliases are attached.
-fn version_from_row(row: &SqliteRow) -> Result<ModelVersion> {
-    let text = |column: &'static str| -> Result<String> {
-        row.try_get::<String, _>(column)
-            .map_err(db(format!("read model_versions.{column}")))
-    };
-    let optional = |column: &'static str| -> Result<Option<String>> {
-        row.try_get::<Option<String>, _>(column)
-            .map_err(db(format!("read model_versions.{column}")))
-    };
-    let optional_digest = |column: &'static str| -> Result<_> {
-        optional(column)?
-            .map(|text| parse_digest("model_versions", column, &text))
-            .transpose()
-    };
-    Ok(ModelVersion {
-        name: parse_stored("model_versions", "name", "a model name", &text("name")?)?,
-        version: from_db_version(
-            "model_versions",
-            "version",
-            row.try_get::<i64, _>("version")
-                .map_err(db("read model_versions.version"))?,
-        )?,
-        run_id: optional("run_id")?
-            .map(|text| parse_stored("model_versions", "run_id", "a run id", &text))
-            .transpose()?,
-        manifest_digest: parse_digest(
-            "model_versions",
-            "manifest_digest",
-            &text("manifest_digest")?,
-        )?,
-        weights_digest: parse_digest("model_versions", "weights_digest", &text("weights_digest")?)?,
-        transform_digest: optional_digest("transform_digest")?,
-        dataset_digest: optional_digest("dataset_digest")?,
-        status: ModelVersionStatus::parse_stored(&text("status")?)?,
-        description: optional("description")?,
-        source: text("source")?,
-        created_at: row
-            .try_get::<i64, _>("created_at")
-            .map_err(db("read model_versions.created_at"))?,
-        metrics: BTreeMap::new(),
-        tags: BTreeMap::new(),
-        aliases: Vec::new(),
-    })
 }
 
 fn model_version_key(name: &ModelName, version: u32) -> String {
@@ -88,135 +41,12 @@ impl Catalog {
     ///
     /// Invariant: the caller has already stored every blob `new` names.
     pub async fn create_model_version(&self, new: NewModelVersion) -> Result<ModelVersion> {
-        let mut metrics = BTreeMap::new();
-        for (key, value) in &new.metrics {
-            if key.is_empty() {
-                return Err(CatalogError::Invalid {
-                    what: "model version metric key",
-                    value: String::new(),
-                    expected: "a non-empty name such as `test_rmse`".to_string(),
-                });
-            }
-            if metrics.insert(key.clone(), *value).is_some() {
-                return Err(CatalogError::Invalid {
-                    what: "model version metric key",
-                    value: key.clone(),
-                    expected: "each metric key once".to_string(),
-                });
-            }
-        }
-        let operation = format!("create a version of model `{}`", new.name);
-        let mut tx = self.write_tx(&operation).await?;
-        if let Some(run_id) = &new.run_id {
-            self.require_run(&mut *tx, run_id, &operation).await?;
-        }
-        let created_at = now_ms();
-        sqlx::query(
-            "INSERT INTO registered_models (name, description, created_at, updated_at) \
-             VALUES (?, NULL, ?, ?) \
-             ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at",
-        )
-        .bind(new.name.as_str())
-        .bind(created_at)
-        .bind(created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db(&operation))?;
-        let next: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?",
-        )
-        .bind(new.name.as_str())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db(&operation))?;
-        let version = from_db_version("model_versions", "version", next)?;
-        let source = format!("blob:{}", new.manifest_digest);
-        sqlx::query(concat!(
-            "INSERT INTO model_versions (",
-            version_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(new.name.as_str())
-        .bind(next)
-        .bind(new.run_id.as_ref().map(|run_id| run_id.as_str()))
-        .bind(new.manifest_digest.to_string())
-        .bind(new.weights_digest.to_string())
-        .bind(new.transform_digest.map(|digest| digest.to_string()))
-        .bind(new.dataset_digest.map(|digest| digest.to_string()))
-        .bind(ModelVersionStatus::Ready.as_str())
-        .bind(new.description.as_deref())
-        .bind(&source)
-        .bind(created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db(&operation))?;
-        for (key, value) in &metrics {
-            let (stored, is_nan) = encode_metric(*value);
-            sqlx::query(
-                "INSERT INTO model_version_metrics (name, version, key, value, is_nan) \
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(new.name.as_str())
-            .bind(next)
-            .bind(key)
-            .bind(stored)
-            .bind(is_nan)
-            .execute(&mut *tx)
-            .await
-            .map_err(db(&operation))?;
-        }
-        let this = model_version_key(&new.name, version);
-        let mut edges = Vec::new();
-        if let Some(run_id) = &new.run_id {
-            edges.push(("run", run_id.to_string(), "produced_by"));
-        }
-        if let Some(digest) = &new.transform_digest {
-            edges.push(("transform", digest.to_string(), "uses_transform"));
-        }
-        if let Some(digest) = &new.dataset_digest {
-            edges.push(("dataset", digest.to_string(), "trained_on"));
-        }
-        for (to_kind, to_id, relation) in edges {
-            sqlx::query(
-                "INSERT INTO lineage_edges (from_kind, from_id, to_kind, to_id, relation) \
-                 VALUES ('model_version', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            )
-            .bind(&this)
-            .bind(to_kind)
-            .bind(to_id)
-            .bind(relation)
-            .execute(&mut *tx)
-            .await
-            .map_err(db(&operation))?;
-        }
-        tx.commit().await.map_err(db(&operation))?;
-        tracing::debug!(model = %new.name, version, "registered model version");
-
-        Ok(ModelVersion {
-            name: new.name,
-            version,
-            run_id: new.run_id,
-            manifest_digest: new.manifest_digest,
-            weights_digest: new.weights_digest,
-            transform_digest: new.transform_digest,
-            dataset_digest: new.dataset_digest,
-            status: ModelVersionStatus::Ready,
-            description: new.description,
-            source,
-            created_at,
-            metrics,
-            tags: BTreeMap::new(),
-            aliases: Vec::new(),
-        })
+        dispatch!(self, ops => ops.create_model_version(new).await)
     }
 
     /// One version with its metrics, tags and the aliases pointing at it.
     pub async fn model_version(&self, name: &ModelName, version: u32) -> Result<ModelVersion> {
-        let mut versions = self.load_versions(name, Some(version)).await?;
-        match versions.pop() {
-            Some(found) => Ok(found),
-            None => Err(self.version_not_found(name, version).await?),
-        }
+        dispatch!(self, ops => ops.model_version(name, version).await)
     }
 
     /// The version a selector (`/3` or `@production`) names now.
@@ -225,117 +55,17 @@ impl Catalog {
         name: &ModelName,
         selector: &VersionSelector,
     ) -> Result<ModelVersion> {
-        match selector {
-            VersionSelector::Version(version) => self.model_version(name, *version).await,
-            VersionSelector::Alias(alias) => {
-                let version = self.alias_target(name, alias).await?;
-                self.model_version(name, version).await
-            }
-        }
-    }
-
-    async fn alias_target(&self, name: &ModelName, alias: &Alias) -> Result<u32> {
-        let operation = format!("resolve `{name}@{alias}`");
-        let target: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM aliases WHERE name = ? AND alias = ?")
-                .bind(name.as_str())
-                .bind(alias.as_str())
-                .fetch_optional(self.pool())
-                .await
-                .map_err(db(&operation))?;
-        if let Some(version) = target {
-            return from_db_version("aliases", "version", version);
-        }
-        let existing: Vec<(String, i64)> =
-            sqlx::query_as("SELECT alias, version FROM aliases WHERE name = ? ORDER BY alias")
-                .bind(name.as_str())
-                .fetch_all(self.pool())
-                .await
-                .map_err(db(&operation))?;
-        let hint = if !existing.is_empty() {
-            let listed: Vec<String> = existing
-                .iter()
-                .map(|(alias, version)| format!("{alias} -> {version}"))
-                .collect();
-            format!("model `{name}` has aliases {}", listed.join(", "))
-        } else if self.model_exists(name).await? {
-            format!("model `{name}` has no aliases yet; set one to point at a version first")
-        } else {
-            self.no_such_model_hint(name).await?
-        };
-        Err(CatalogError::NotFound {
-            what: "alias",
-            key: format!("{name}@{alias}"),
-            hint,
-        })
+        dispatch!(self, ops => ops.resolve(name, selector).await)
     }
 
     /// Every registered model with its version count, latest version and aliases.
     pub async fn list_models(&self) -> Result<Vec<RegisteredModelSummary>> {
-        let rows = sqlx::query(
-            "SELECT m.name AS name, m.description AS description, m.updated_at AS updated_at, \
-                    COUNT(v.version) AS n_versions, MAX(v.version) AS latest_version \
-             FROM registered_models m LEFT JOIN model_versions v ON v.name = m.name \
-             GROUP BY m.name, m.description, m.updated_at \
-             ORDER BY m.name",
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(db("list models"))?;
-        let mut aliases_by_model: BTreeMap<ModelName, BTreeMap<String, u32>> = BTreeMap::new();
-        for (name, alias, version) in self.aliases().await? {
-            aliases_by_model
-                .entry(name)
-                .or_default()
-                .insert(alias.to_string(), version);
-        }
-        rows.iter()
-            .map(|row| {
-                let read = |what: &str| db(format!("read list of models ({what})"));
-                let name: ModelName = parse_stored(
-                    "registered_models",
-                    "name",
-                    "a model name",
-                    &row.try_get::<String, _>("name").map_err(read("name"))?,
-                )?;
-                let n_versions = from_db_count(
-                    "model_versions",
-                    "version",
-                    row.try_get::<i64, _>("n_versions")
-                        .map_err(read("n_versions"))?,
-                )?;
-                let latest = row
-                    .try_get::<Option<i64>, _>("latest_version")
-                    .map_err(read("latest_version"))?;
-                Ok(RegisteredModelSummary {
-                    aliases: aliases_by_model.remove(&name).unwrap_or_default(),
-                    name,
-                    description: row
-                        .try_get::<Option<String>, _>("description")
-                        .map_err(read("description"))?,
-                    n_versions: u32::try_from(n_versions).unwrap_or(u32::MAX),
-                    latest_version: latest
-                        .map(|version| from_db_version("model_versions", "version", version))
-                        .transpose()?,
-                    updated_at: row
-                        .try_get::<i64, _>("updated_at")
-                        .map_err(read("updated_at"))?,
-                })
-            })
-            .collect()
+        dispatch!(self, ops => ops.list_models().await)
     }
 
     /// Every version of a model, oldest first.
     pub async fn list_versions(&self, name: &ModelName) -> Result<Vec<ModelVersion>> {
-        let versions = self.load_versions(name, None).await?;
-        if versions.is_empty() && !self.model_exists(name).await? {
-            return Err(CatalogError::NotFound {
-                what: "model",
-                key: name.to_string(),
-                hint: self.no_such_model_hint(name).await?,
-            });
-        }
-        Ok(versions)
+        dispatch!(self, ops => ops.list_versions(name).await)
     }
 
     /// Sets (or overwrites) a tag on a model version.
@@ -346,27 +76,7 @@ impl Catalog {
         key: &str,
         value: &str,
     ) -> Result<()> {
-        let operation = format!("tag `{name}/{version}`");
-        let mut tx = self.write_tx(&operation).await?;
-        if !self
-            .version_exists(&mut tx, name, version, &operation)
-            .await?
-        {
-            drop(tx);
-            return Err(self.version_not_found(name, version).await?);
-        }
-        sqlx::query(
-            "INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(name.as_str())
-        .bind(i64::from(version))
-        .bind(key)
-        .bind(value)
-        .execute(&mut *tx)
-        .await
-        .map_err(db(&operation))?;
-        tx.commit().await.map_err(db(&operation))
+        dispatch!(self, ops => ops.set_model_version_tag(name, version, key, value).await)
     }
 
     /// Points `alias` at `version` if the alias currently matches `expected`
@@ -383,354 +93,768 @@ impl Catalog {
         expected: AliasExpectation,
         actor: &str,
     ) -> Result<AliasChange> {
-        let operation = format!("point `{name}@{alias}` at version {version}");
-        let mut tx = self.write_tx(&operation).await?;
-        if !self
-            .version_exists(&mut tx, name, version, &operation)
-            .await?
-        {
-            drop(tx);
-            return Err(self.version_not_found(name, version).await?);
-        }
-        let current = current_alias(&mut tx, name, alias, &operation).await?;
-        let matches = match expected {
-            AliasExpectation::Any => true,
-            AliasExpectation::Absent => current.is_none(),
-            AliasExpectation::Version(expected_version) => current == Some(expected_version),
-        };
-        if !matches {
-            return Err(CatalogError::AliasConflict {
-                model: name.clone(),
-                alias: alias.clone(),
-                expected,
-                actual: current,
-            });
-        }
-        let change = AliasChange {
-            from: current,
-            to: version,
-        };
-        if current == Some(version) {
-            tx.rollback().await.map_err(db(&operation))?;
-            return Ok(change);
-        }
-        sqlx::query(
-            "INSERT INTO aliases (name, alias, version) VALUES (?, ?, ?) \
-             ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
-        )
-        .bind(name.as_str())
-        .bind(alias.as_str())
-        .bind(i64::from(version))
-        .execute(&mut *tx)
-        .await
-        .map_err(db(&operation))?;
-        record_alias_event(
-            &mut tx,
-            name,
-            alias,
-            current,
-            Some(version),
-            actor,
-            &operation,
-        )
-        .await?;
-        tx.commit().await.map_err(db(&operation))?;
-        tracing::info!(model = %name, %alias, from = ?current, to = version, actor, "moved alias");
-        Ok(change)
+        dispatch!(self, ops => ops.set_alias(name, alias, version, expected, actor).await)
     }
 
     /// Removes an alias, recording the removal in the alias history.
     pub async fn delete_alias(&self, name: &ModelName, alias: &Alias, actor: &str) -> Result<()> {
-        let operation = format!("delete alias `{name}@{alias}`");
-        let mut tx = self.write_tx(&operation).await?;
-        let Some(current) = current_alias(&mut tx, name, alias, &operation).await? else {
-            drop(tx);
-            // Reuse the resolve path for a message listing the aliases that do exist.
-            self.alias_target(name, alias).await?;
-            return Err(CatalogError::NotFound {
-                what: "alias",
-                key: format!("{name}@{alias}"),
-                hint: "it was deleted concurrently".to_string(),
-            });
-        };
-        sqlx::query("DELETE FROM aliases WHERE name = ? AND alias = ?")
-            .bind(name.as_str())
-            .bind(alias.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db(&operation))?;
-        record_alias_event(&mut tx, name, alias, Some(current), None, actor, &operation).await?;
-        tx.commit().await.map_err(db(&operation))
+        dispatch!(self, ops => ops.delete_alias(name, alias, actor).await)
     }
 
     /// Every recorded change of one alias, oldest first.
     pub async fn alias_history(&self, name: &ModelName, alias: &Alias) -> Result<Vec<AliasEvent>> {
-        let rows: Vec<(Option<i64>, Option<i64>, i64, String)> = sqlx::query_as(
-            "SELECT from_version, to_version, changed_at, actor FROM alias_history \
-             WHERE name = ? AND alias = ? ORDER BY id",
-        )
-        .bind(name.as_str())
-        .bind(alias.as_str())
-        .fetch_all(self.pool())
-        .await
-        .map_err(db(format!("read history of `{name}@{alias}`")))?;
-        let version = |value: Option<i64>, column| {
-            value
-                .map(|version| from_db_version("alias_history", column, version))
-                .transpose()
-        };
-        rows.into_iter()
-            .map(|(from, to, changed_at, actor)| {
-                Ok(AliasEvent {
-                    name: name.clone(),
-                    alias: alias.clone(),
-                    from_version: version(from, "from_version")?,
-                    to_version: version(to, "to_version")?,
-                    changed_at,
-                    actor,
-                })
-            })
-            .collect()
+        dispatch!(self, ops => ops.alias_history(name, alias).await)
     }
 
     /// Every alias of every model: one cheap query, for servers polling for hot swaps.
     pub async fn aliases(&self) -> Result<Vec<(ModelName, Alias, u32)>> {
-        let rows: Vec<(String, String, i64)> =
-            sqlx::query_as("SELECT name, alias, version FROM aliases ORDER BY name, alias")
-                .fetch_all(self.pool())
-                .await
-                .map_err(db("list aliases"))?;
-        rows.into_iter()
-            .map(|(name, alias, version)| {
-                Ok((
-                    parse_stored("aliases", "name", "a model name", &name)?,
-                    parse_stored("aliases", "alias", "an alias", &alias)?,
-                    from_db_version("aliases", "version", version)?,
-                ))
-            })
-            .collect()
+        dispatch!(self, ops => ops.aliases().await)
     }
 
     /// A version with the run, transform and dataset it was made from (those
     /// recorded in the catalog).
     pub async fn lineage(&self, name: &ModelName, version: u32) -> Result<Lineage> {
-        let model_version = self.model_version(name, version).await?;
-        let run = match &model_version.run_id {
-            Some(run_id) => self.run_if_any(run_id).await?,
-            None => None,
-        };
-        let transform = match &model_version.transform_digest {
-            Some(digest) => self.transform_if_any(digest).await?,
-            None => None,
-        };
-        let dataset = match &model_version.dataset_digest {
-            Some(digest) => self.dataset_by_digest(digest).await?,
-            None => None,
-        };
-        Ok(Lineage {
-            version: model_version,
-            run,
-            transform,
-            dataset,
-        })
+        dispatch!(self, ops => ops.lineage(name, version).await)
     }
 
-    /// Versions of one model (or one version of it) with metrics, tags and aliases attached.
-    async fn load_versions(
-        &self,
-        name: &ModelName,
-        version: Option<u32>,
-    ) -> Result<Vec<ModelVersion>> {
-        let operation = match version {
-            Some(number) => format!("read model version `{name}/{number}`"),
-            None => format!("read versions of model `{name}`"),
-        };
-        // A version range (one version, or all) keeps one query text for both cases.
-        let (lowest, highest) = match version {
-            Some(number) => (i64::from(number), i64::from(number)),
-            None => (1, i64::from(u32::MAX)),
-        };
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            version_columns!(),
-            " FROM model_versions WHERE name = ? AND version BETWEEN ? AND ? ORDER BY version"
-        ))
-        .bind(name.as_str())
-        .bind(lowest)
-        .bind(highest)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db(&operation))?;
-        let mut versions: BTreeMap<u32, ModelVersion> = BTreeMap::new();
-        for row in &rows {
-            let parsed = version_from_row(row)?;
-            versions.insert(parsed.version, parsed);
-        }
-        if versions.is_empty() {
-            return Ok(Vec::new());
-        }
-
-        let metrics: Vec<(i64, String, f64, bool)> = sqlx::query_as(
-            "SELECT version, key, value, is_nan FROM model_version_metrics \
-             WHERE name = ? AND version BETWEEN ? AND ?",
-        )
-        .bind(name.as_str())
-        .bind(lowest)
-        .bind(highest)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db(&operation))?;
-        for (number, key, value, is_nan) in metrics {
-            let number = from_db_version("model_version_metrics", "version", number)?;
-            if let Some(entry) = versions.get_mut(&number) {
-                entry.metrics.insert(key, decode_metric(value, is_nan));
-            }
-        }
-
-        let tags: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT version, key, value FROM model_version_tags \
-             WHERE name = ? AND version BETWEEN ? AND ?",
-        )
-        .bind(name.as_str())
-        .bind(lowest)
-        .bind(highest)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db(&operation))?;
-        for (number, key, value) in tags {
-            let number = from_db_version("model_version_tags", "version", number)?;
-            if let Some(entry) = versions.get_mut(&number) {
-                entry.tags.insert(key, value);
-            }
-        }
-
-        let aliases: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT version, alias FROM aliases WHERE name = ? AND version BETWEEN ? AND ? \
-             ORDER BY alias",
-        )
-        .bind(name.as_str())
-        .bind(lowest)
-        .bind(highest)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db(&operation))?;
-        for (number, alias) in aliases {
-            let number = from_db_version("aliases", "version", number)?;
-            if let Some(entry) = versions.get_mut(&number) {
-                entry
-                    .aliases
-                    .push(parse_stored("aliases", "alias", "an alias", &alias)?);
-            }
-        }
-        Ok(versions.into_values().collect())
-    }
-
-    async fn version_exists(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-        name: &ModelName,
-        version: u32,
-        operation: &str,
-    ) -> Result<bool> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM model_versions WHERE name = ? AND version = ?")
-                .bind(name.as_str())
-                .bind(i64::from(version))
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(db(operation))?;
-        Ok(found.is_some())
-    }
-
-    async fn model_exists(&self, name: &ModelName) -> Result<bool> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM registered_models WHERE name = ?")
-                .bind(name.as_str())
-                .fetch_optional(self.pool())
-                .await
-                .map_err(db(format!("look up model `{name}`")))?;
-        Ok(found.is_some())
-    }
-
-    async fn no_such_model_hint(&self, name: &ModelName) -> Result<String> {
-        let names: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM registered_models ORDER BY name")
-                .fetch_all(self.pool())
-                .await
-                .map_err(db("list model names"))?;
-        Ok(format!(
-            "no model named `{name}` is registered; registered models: {}",
-            list_or_none(&names)
-        ))
-    }
-
-    async fn version_not_found(&self, name: &ModelName, version: u32) -> Result<CatalogError> {
-        let versions: Vec<i64> = sqlx::query_scalar(
-            "SELECT version FROM model_versions WHERE name = ? ORDER BY version",
-        )
-        .bind(name.as_str())
-        .fetch_all(self.pool())
-        .await
-        .map_err(db(format!("list versions of model `{name}`")))?;
-        let hint = if versions.is_empty() {
-            self.no_such_model_hint(name).await?
-        } else {
-            format!("model `{name}` has versions {}", list_or_none(&versions))
-        };
-        Ok(CatalogError::NotFound {
-            what: "model version",
-            key: model_version_key(name, version),
-            hint,
-        })
+    /// The provenance edges recorded from one version, sorted: what it was
+    /// `produced_by` (a run), `uses_transform` and `trained_on` (a dataset's
+    /// content digest). Written in the same transaction as the version.
+    pub async fn lineage_edges(&self, name: &ModelName, version: u32) -> Result<Vec<LineageEdge>> {
+        dispatch!(self, ops => ops.lineage_edges(name, version).await)
     }
 }
 
-async fn current_alias(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    name: &ModelName,
-    alias: &Alias,
-    operation: &str,
-) -> Result<Option<u32>> {
-    let current: Option<i64> =
-        sqlx::query_scalar("SELECT version FROM aliases WHERE name = ? AND alias = ?")
+for_each_backend! {
+    /// A version row before its metrics, tags and aliases are attached.
+    fn version_from_row(row: &DbRow) -> Result<ModelVersion> {
+        let text = |column: &'static str| -> Result<String> {
+            row.try_get::<String, _>(column)
+                .map_err(db(format!("read model_versions.{column}")))
+        };
+        let optional = |column: &'static str| -> Result<Option<String>> {
+            row.try_get::<Option<String>, _>(column)
+                .map_err(db(format!("read model_versions.{column}")))
+        };
+        let optional_digest = |column: &'static str| -> Result<_> {
+            optional(column)?
+                .map(|text| parse_digest("model_versions", column, &text))
+                .transpose()
+        };
+        Ok(ModelVersion {
+            name: parse_stored("model_versions", "name", "a model name", &text("name")?)?,
+            version: from_db_version(
+                "model_versions",
+                "version",
+                row.try_get::<i64, _>("version")
+                    .map_err(db("read model_versions.version"))?,
+            )?,
+            run_id: optional("run_id")?
+                .map(|text| parse_stored("model_versions", "run_id", "a run id", &text))
+                .transpose()?,
+            manifest_digest: parse_digest(
+                "model_versions",
+                "manifest_digest",
+                &text("manifest_digest")?,
+            )?,
+            weights_digest: parse_digest(
+                "model_versions",
+                "weights_digest",
+                &text("weights_digest")?,
+            )?,
+            transform_digest: optional_digest("transform_digest")?,
+            dataset_digest: optional_digest("dataset_digest")?,
+            status: ModelVersionStatus::parse_stored(&text("status")?)?,
+            description: optional("description")?,
+            source: text("source")?,
+            created_at: row
+                .try_get::<i64, _>("created_at")
+                .map_err(db("read model_versions.created_at"))?,
+            metrics: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            aliases: Vec::new(),
+        })
+    }
+
+    impl Ops<'_> {
+        pub(crate) async fn create_model_version(
+            &self,
+            new: NewModelVersion,
+        ) -> Result<ModelVersion> {
+            let mut metrics = BTreeMap::new();
+            for (key, value) in &new.metrics {
+                if key.is_empty() {
+                    return Err(CatalogError::Invalid {
+                        what: "model version metric key",
+                        value: String::new(),
+                        expected: "a non-empty name such as `test_rmse`".to_string(),
+                    });
+                }
+                if metrics.insert(key.clone(), *value).is_some() {
+                    return Err(CatalogError::Invalid {
+                        what: "model version metric key",
+                        value: key.clone(),
+                        expected: "each metric key once".to_string(),
+                    });
+                }
+            }
+            let operation = format!("create a version of model `{}`", new.name);
+            let mut tx = self.write_tx(&operation).await?;
+            if let Some(run_id) = &new.run_id {
+                self.require_run(&mut *tx, run_id, &operation).await?;
+            }
+            let created_at = now_ms();
+            sqlx::query(
+                "INSERT INTO registered_models (name, description, created_at, updated_at) \
+             VALUES ($1, NULL, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at",
+            )
+            .bind(new.name.as_str())
+            .bind(created_at)
+            .bind(created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(&operation))?;
+            // The upsert already holds the model row; the explicit lock keeps the
+            // allocation below correct without relying on that.
+            self.lock_model(&mut tx, &new.name, &operation).await?;
+            let next: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = $1",
+            )
+            .bind(new.name.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db(&operation))?;
+            let version = from_db_version("model_versions", "version", next)?;
+            let source = format!("blob:{}", new.manifest_digest);
+            sqlx::query(concat!(
+                "INSERT INTO model_versions (",
+                version_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ))
+            .bind(new.name.as_str())
+            .bind(next)
+            .bind(new.run_id.as_ref().map(|run_id| run_id.as_str()))
+            .bind(new.manifest_digest.to_string())
+            .bind(new.weights_digest.to_string())
+            .bind(new.transform_digest.map(|digest| digest.to_string()))
+            .bind(new.dataset_digest.map(|digest| digest.to_string()))
+            .bind(ModelVersionStatus::Ready.as_str())
+            .bind(new.description.as_deref())
+            .bind(&source)
+            .bind(created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(&operation))?;
+            for (key, value) in &metrics {
+                let (stored, is_nan) = encode_metric(*value);
+                sqlx::query(
+                    "INSERT INTO model_version_metrics (name, version, key, value, is_nan) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(new.name.as_str())
+                .bind(next)
+                .bind(key)
+                .bind(stored)
+                .bind(is_nan)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(&operation))?;
+            }
+            let this = model_version_key(&new.name, version);
+            let mut edges = Vec::new();
+            if let Some(run_id) = &new.run_id {
+                edges.push(("run", run_id.to_string(), "produced_by"));
+            }
+            if let Some(digest) = &new.transform_digest {
+                edges.push(("transform", digest.to_string(), "uses_transform"));
+            }
+            if let Some(digest) = &new.dataset_digest {
+                edges.push(("dataset", digest.to_string(), "trained_on"));
+            }
+            for (to_kind, to_id, relation) in edges {
+                sqlx::query(
+                    "INSERT INTO lineage_edges (from_kind, from_id, to_kind, to_id, relation) \
+                 VALUES ('model_version', $1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(&this)
+                .bind(to_kind)
+                .bind(to_id)
+                .bind(relation)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(&operation))?;
+            }
+            tx.commit().await.map_err(db(&operation))?;
+            tracing::debug!(model = %new.name, version, "registered model version");
+
+            Ok(ModelVersion {
+                name: new.name,
+                version,
+                run_id: new.run_id,
+                manifest_digest: new.manifest_digest,
+                weights_digest: new.weights_digest,
+                transform_digest: new.transform_digest,
+                dataset_digest: new.dataset_digest,
+                status: ModelVersionStatus::Ready,
+                description: new.description,
+                source,
+                created_at,
+                metrics,
+                tags: BTreeMap::new(),
+                aliases: Vec::new(),
+            })
+        }
+
+        pub(crate) async fn model_version(
+            &self,
+            name: &ModelName,
+            version: u32,
+        ) -> Result<ModelVersion> {
+            let mut versions = self.load_versions(name, Some(version)).await?;
+            match versions.pop() {
+                Some(found) => Ok(found),
+                None => Err(self.version_not_found(name, version).await?),
+            }
+        }
+
+        pub(crate) async fn resolve(
+            &self,
+            name: &ModelName,
+            selector: &VersionSelector,
+        ) -> Result<ModelVersion> {
+            match selector {
+                VersionSelector::Version(version) => self.model_version(name, *version).await,
+                VersionSelector::Alias(alias) => {
+                    let version = self.alias_target(name, alias).await?;
+                    self.model_version(name, version).await
+                }
+            }
+        }
+
+        async fn alias_target(&self, name: &ModelName, alias: &Alias) -> Result<u32> {
+            let operation = format!("resolve `{name}@{alias}`");
+            let target: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM aliases WHERE name = $1 AND alias = $2")
+                    .bind(name.as_str())
+                    .bind(alias.as_str())
+                    .fetch_optional(self.pool())
+                    .await
+                    .map_err(db(&operation))?;
+            if let Some(version) = target {
+                return from_db_version("aliases", "version", version);
+            }
+            let existing: Vec<(String, i64)> =
+                sqlx::query_as("SELECT alias, version FROM aliases WHERE name = $1 ORDER BY alias")
+                    .bind(name.as_str())
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(db(&operation))?;
+            let hint = if !existing.is_empty() {
+                let listed: Vec<String> = existing
+                    .iter()
+                    .map(|(alias, version)| format!("{alias} -> {version}"))
+                    .collect();
+                format!("model `{name}` has aliases {}", listed.join(", "))
+            } else if self.model_exists(name).await? {
+                format!("model `{name}` has no aliases yet; set one to point at a version first")
+            } else {
+                self.no_such_model_hint(name).await?
+            };
+            Err(CatalogError::NotFound {
+                what: "alias",
+                key: format!("{name}@{alias}"),
+                hint,
+            })
+        }
+
+        pub(crate) async fn list_models(&self) -> Result<Vec<RegisteredModelSummary>> {
+            let rows = sqlx::query(
+                "SELECT m.name AS name, m.description AS description, m.updated_at AS updated_at, \
+                    COUNT(v.version) AS n_versions, MAX(v.version) AS latest_version \
+             FROM registered_models m LEFT JOIN model_versions v ON v.name = m.name \
+             GROUP BY m.name, m.description, m.updated_at \
+             ORDER BY m.name",
+            )
+            .fetch_all(self.pool())
+            .await
+            .map_err(db("list models"))?;
+            let mut aliases_by_model: BTreeMap<ModelName, BTreeMap<String, u32>> = BTreeMap::new();
+            for (name, alias, version) in self.aliases().await? {
+                aliases_by_model
+                    .entry(name)
+                    .or_default()
+                    .insert(alias.to_string(), version);
+            }
+            rows.iter()
+                .map(|row| {
+                    let read = |what: &str| db(format!("read list of models ({what})"));
+                    let name: ModelName = parse_stored(
+                        "registered_models",
+                        "name",
+                        "a model name",
+                        &row.try_get::<String, _>("name").map_err(read("name"))?,
+                    )?;
+                    let n_versions = from_db_count(
+                        "model_versions",
+                        "version",
+                        row.try_get::<i64, _>("n_versions")
+                            .map_err(read("n_versions"))?,
+                    )?;
+                    let latest = row
+                        .try_get::<Option<i64>, _>("latest_version")
+                        .map_err(read("latest_version"))?;
+                    Ok(RegisteredModelSummary {
+                        aliases: aliases_by_model.remove(&name).unwrap_or_default(),
+                        name,
+                        description: row
+                            .try_get::<Option<String>, _>("description")
+                            .map_err(read("description"))?,
+                        n_versions: u32::try_from(n_versions).unwrap_or(u32::MAX),
+                        latest_version: latest
+                            .map(|version| from_db_version("model_versions", "version", version))
+                            .transpose()?,
+                        updated_at: row
+                            .try_get::<i64, _>("updated_at")
+                            .map_err(read("updated_at"))?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(crate) async fn list_versions(&self, name: &ModelName) -> Result<Vec<ModelVersion>> {
+            let versions = self.load_versions(name, None).await?;
+            if versions.is_empty() && !self.model_exists(name).await? {
+                return Err(CatalogError::NotFound {
+                    what: "model",
+                    key: name.to_string(),
+                    hint: self.no_such_model_hint(name).await?,
+                });
+            }
+            Ok(versions)
+        }
+
+        pub(crate) async fn set_model_version_tag(
+            &self,
+            name: &ModelName,
+            version: u32,
+            key: &str,
+            value: &str,
+        ) -> Result<()> {
+            let operation = format!("tag `{name}/{version}`");
+            let mut tx = self.write_tx(&operation).await?;
+            if !self
+                .version_exists(&mut tx, name, version, &operation)
+                .await?
+            {
+                drop(tx);
+                return Err(self.version_not_found(name, version).await?);
+            }
+            sqlx::query(
+            "INSERT INTO model_version_tags (name, version, key, value) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name.as_str())
+        .bind(i64::from(version))
+        .bind(key)
+        .bind(value)
+        .execute(&mut *tx)
+        .await
+        .map_err(db(&operation))?;
+            tx.commit().await.map_err(db(&operation))
+        }
+
+        pub(crate) async fn set_alias(
+            &self,
+            name: &ModelName,
+            alias: &Alias,
+            version: u32,
+            expected: AliasExpectation,
+            actor: &str,
+        ) -> Result<AliasChange> {
+            let operation = format!("point `{name}@{alias}` at version {version}");
+            let mut tx = self.write_tx(&operation).await?;
+            self.lock_model(&mut tx, name, &operation).await?;
+            if !self
+                .version_exists(&mut tx, name, version, &operation)
+                .await?
+            {
+                drop(tx);
+                return Err(self.version_not_found(name, version).await?);
+            }
+            let current = current_alias(&mut tx, name, alias, &operation).await?;
+            let matches = match expected {
+                AliasExpectation::Any => true,
+                AliasExpectation::Absent => current.is_none(),
+                AliasExpectation::Version(expected_version) => current == Some(expected_version),
+            };
+            if !matches {
+                return Err(CatalogError::AliasConflict {
+                    model: name.clone(),
+                    alias: alias.clone(),
+                    expected,
+                    actual: current,
+                });
+            }
+            let change = AliasChange {
+                from: current,
+                to: version,
+            };
+            if current == Some(version) {
+                tx.rollback().await.map_err(db(&operation))?;
+                return Ok(change);
+            }
+            sqlx::query(
+                "INSERT INTO aliases (name, alias, version) VALUES ($1, $2, $3) \
+             ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
+            )
             .bind(name.as_str())
             .bind(alias.as_str())
+            .bind(i64::from(version))
+            .execute(&mut *tx)
+            .await
+            .map_err(db(&operation))?;
+            record_alias_event(
+                &mut tx,
+                name,
+                alias,
+                current,
+                Some(version),
+                actor,
+                &operation,
+            )
+            .await?;
+            tx.commit().await.map_err(db(&operation))?;
+            tracing::info!(model = %name, %alias, from = ?current, to = version, actor, "moved alias");
+            Ok(change)
+        }
+
+        pub(crate) async fn delete_alias(
+            &self,
+            name: &ModelName,
+            alias: &Alias,
+            actor: &str,
+        ) -> Result<()> {
+            let operation = format!("delete alias `{name}@{alias}`");
+            let mut tx = self.write_tx(&operation).await?;
+            self.lock_model(&mut tx, name, &operation).await?;
+            let Some(current) = current_alias(&mut tx, name, alias, &operation).await? else {
+                drop(tx);
+                // Reuse the resolve path for a message listing the aliases that do exist.
+                self.alias_target(name, alias).await?;
+                return Err(CatalogError::NotFound {
+                    what: "alias",
+                    key: format!("{name}@{alias}"),
+                    hint: "it was deleted concurrently".to_string(),
+                });
+            };
+            sqlx::query("DELETE FROM aliases WHERE name = $1 AND alias = $2")
+                .bind(name.as_str())
+                .bind(alias.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db(&operation))?;
+            record_alias_event(&mut tx, name, alias, Some(current), None, actor, &operation)
+                .await?;
+            tx.commit().await.map_err(db(&operation))
+        }
+
+        pub(crate) async fn alias_history(
+            &self,
+            name: &ModelName,
+            alias: &Alias,
+        ) -> Result<Vec<AliasEvent>> {
+            let rows: Vec<(Option<i64>, Option<i64>, i64, String)> = sqlx::query_as(
+                "SELECT from_version, to_version, changed_at, actor FROM alias_history \
+             WHERE name = $1 AND alias = $2 ORDER BY id",
+            )
+            .bind(name.as_str())
+            .bind(alias.as_str())
+            .fetch_all(self.pool())
+            .await
+            .map_err(db(format!("read history of `{name}@{alias}`")))?;
+            let version = |value: Option<i64>, column| {
+                value
+                    .map(|version| from_db_version("alias_history", column, version))
+                    .transpose()
+            };
+            rows.into_iter()
+                .map(|(from, to, changed_at, actor)| {
+                    Ok(AliasEvent {
+                        name: name.clone(),
+                        alias: alias.clone(),
+                        from_version: version(from, "from_version")?,
+                        to_version: version(to, "to_version")?,
+                        changed_at,
+                        actor,
+                    })
+                })
+                .collect()
+        }
+
+        pub(crate) async fn aliases(&self) -> Result<Vec<(ModelName, Alias, u32)>> {
+            let rows: Vec<(String, String, i64)> =
+                sqlx::query_as("SELECT name, alias, version FROM aliases ORDER BY name, alias")
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(db("list aliases"))?;
+            rows.into_iter()
+                .map(|(name, alias, version)| {
+                    Ok((
+                        parse_stored("aliases", "name", "a model name", &name)?,
+                        parse_stored("aliases", "alias", "an alias", &alias)?,
+                        from_db_version("aliases", "version", version)?,
+                    ))
+                })
+                .collect()
+        }
+
+        pub(crate) async fn lineage_edges(
+            &self,
+            name: &ModelName,
+            version: u32,
+        ) -> Result<Vec<LineageEdge>> {
+            let operation = format!("read lineage edges of `{name}/{version}`");
+            let rows: Vec<(String, String, String)> = sqlx::query_as(
+                "SELECT to_kind, to_id, relation FROM lineage_edges \
+             WHERE from_kind = 'model_version' AND from_id = $1 \
+             ORDER BY to_kind, to_id, relation",
+            )
+            .bind(model_version_key(name, version))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db(&operation))?;
+            Ok(rows
+                .into_iter()
+                .map(|(to_kind, to_id, relation)| LineageEdge {
+                    to_kind,
+                    to_id,
+                    relation,
+                })
+                .collect())
+        }
+
+        pub(crate) async fn lineage(&self, name: &ModelName, version: u32) -> Result<Lineage> {
+            let model_version = self.model_version(name, version).await?;
+            let run = match &model_version.run_id {
+                Some(run_id) => self.run_if_any(run_id).await?,
+                None => None,
+            };
+            let transform = match &model_version.transform_digest {
+                Some(digest) => self.transform_if_any(digest).await?,
+                None => None,
+            };
+            let dataset = match &model_version.dataset_digest {
+                Some(digest) => self.dataset_by_digest(digest).await?,
+                None => None,
+            };
+            Ok(Lineage {
+                version: model_version,
+                run,
+                transform,
+                dataset,
+            })
+        }
+
+        /// Versions of one model (or one version of it) with metrics, tags and aliases attached.
+        async fn load_versions(
+            &self,
+            name: &ModelName,
+            version: Option<u32>,
+        ) -> Result<Vec<ModelVersion>> {
+            let operation = match version {
+                Some(number) => format!("read model version `{name}/{number}`"),
+                None => format!("read versions of model `{name}`"),
+            };
+            // A version range (one version, or all) keeps one query text for both cases.
+            let (lowest, highest) = match version {
+                Some(number) => (i64::from(number), i64::from(number)),
+                None => (1, i64::from(u32::MAX)),
+            };
+            let rows = sqlx::query(concat!(
+            "SELECT ",
+            version_columns!(),
+            " FROM model_versions WHERE name = $1 AND version BETWEEN $2 AND $3 ORDER BY version"
+        ))
+        .bind(name.as_str())
+        .bind(lowest)
+        .bind(highest)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db(&operation))?;
+            let mut versions: BTreeMap<u32, ModelVersion> = BTreeMap::new();
+            for row in &rows {
+                let parsed = version_from_row(row)?;
+                versions.insert(parsed.version, parsed);
+            }
+            if versions.is_empty() {
+                return Ok(Vec::new());
+            }
+
+            let metrics: Vec<(i64, String, f64, bool)> = sqlx::query_as(
+                "SELECT version, key, value, is_nan FROM model_version_metrics \
+             WHERE name = $1 AND version BETWEEN $2 AND $3",
+            )
+            .bind(name.as_str())
+            .bind(lowest)
+            .bind(highest)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db(&operation))?;
+            for (number, key, value, is_nan) in metrics {
+                let number = from_db_version("model_version_metrics", "version", number)?;
+                if let Some(entry) = versions.get_mut(&number) {
+                    entry.metrics.insert(key, decode_metric(value, is_nan));
+                }
+            }
+
+            let tags: Vec<(i64, String, String)> = sqlx::query_as(
+                "SELECT version, key, value FROM model_version_tags \
+             WHERE name = $1 AND version BETWEEN $2 AND $3",
+            )
+            .bind(name.as_str())
+            .bind(lowest)
+            .bind(highest)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db(&operation))?;
+            for (number, key, value) in tags {
+                let number = from_db_version("model_version_tags", "version", number)?;
+                if let Some(entry) = versions.get_mut(&number) {
+                    entry.tags.insert(key, value);
+                }
+            }
+
+            let aliases: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT version, alias FROM aliases WHERE name = $1 AND version BETWEEN $2 AND $3 \
+             ORDER BY alias",
+            )
+            .bind(name.as_str())
+            .bind(lowest)
+            .bind(highest)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db(&operation))?;
+            for (number, alias) in aliases {
+                let number = from_db_version("aliases", "version", number)?;
+                if let Some(entry) = versions.get_mut(&number) {
+                    entry
+                        .aliases
+                        .push(parse_stored("aliases", "alias", "an alias", &alias)?);
+                }
+            }
+            Ok(versions.into_values().collect())
+        }
+
+        async fn version_exists(
+            &self,
+            tx: &mut sqlx::Transaction<'static, Db>,
+            name: &ModelName,
+            version: u32,
+            operation: &str,
+        ) -> Result<bool> {
+            let found: Option<i64> = sqlx::query_scalar(
+                "SELECT CAST(1 AS BIGINT) FROM model_versions WHERE name = $1 AND version = $2",
+            )
+            .bind(name.as_str())
+            .bind(i64::from(version))
             .fetch_optional(&mut **tx)
             .await
             .map_err(db(operation))?;
-    current
-        .map(|version| from_db_version("aliases", "version", version))
-        .transpose()
-}
+            Ok(found.is_some())
+        }
 
-async fn record_alias_event(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    name: &ModelName,
-    alias: &Alias,
-    from: Option<u32>,
-    to: Option<u32>,
-    actor: &str,
-    operation: &str,
-) -> Result<()> {
-    let changed_at = now_ms();
-    sqlx::query(
-        "INSERT INTO alias_history (name, alias, from_version, to_version, changed_at, actor) \
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(name.as_str())
-    .bind(alias.as_str())
-    .bind(from.map(i64::from))
-    .bind(to.map(i64::from))
-    .bind(changed_at)
-    .bind(actor)
-    .execute(&mut **tx)
-    .await
-    .map_err(db(operation))?;
-    sqlx::query("UPDATE registered_models SET updated_at = ? WHERE name = ?")
-        .bind(changed_at)
+        async fn model_exists(&self, name: &ModelName) -> Result<bool> {
+            let found: Option<i64> = sqlx::query_scalar(
+                "SELECT CAST(1 AS BIGINT) FROM registered_models WHERE name = $1",
+            )
+            .bind(name.as_str())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db(format!("look up model `{name}`")))?;
+            Ok(found.is_some())
+        }
+
+        async fn no_such_model_hint(&self, name: &ModelName) -> Result<String> {
+            let names: Vec<String> =
+                sqlx::query_scalar("SELECT name FROM registered_models ORDER BY name")
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(db("list model names"))?;
+            Ok(format!(
+                "no model named `{name}` is registered; registered models: {}",
+                list_or_none(&names)
+            ))
+        }
+
+        async fn version_not_found(&self, name: &ModelName, version: u32) -> Result<CatalogError> {
+            let versions: Vec<i64> = sqlx::query_scalar(
+                "SELECT version FROM model_versions WHERE name = $1 ORDER BY version",
+            )
+            .bind(name.as_str())
+            .fetch_all(self.pool())
+            .await
+            .map_err(db(format!("list versions of model `{name}`")))?;
+            let hint = if versions.is_empty() {
+                self.no_such_model_hint(name).await?
+            } else {
+                format!("model `{name}` has versions {}", list_or_none(&versions))
+            };
+            Ok(CatalogError::NotFound {
+                what: "model version",
+                key: model_version_key(name, version),
+                hint,
+            })
+        }
+    }
+
+    async fn current_alias(
+        tx: &mut sqlx::Transaction<'static, Db>,
+        name: &ModelName,
+        alias: &Alias,
+        operation: &str,
+    ) -> Result<Option<u32>> {
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM aliases WHERE name = $1 AND alias = $2")
+                .bind(name.as_str())
+                .bind(alias.as_str())
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db(operation))?;
+        current
+            .map(|version| from_db_version("aliases", "version", version))
+            .transpose()
+    }
+
+    async fn record_alias_event(
+        tx: &mut sqlx::Transaction<'static, Db>,
+        name: &ModelName,
+        alias: &Alias,
+        from: Option<u32>,
+        to: Option<u32>,
+        actor: &str,
+        operation: &str,
+    ) -> Result<()> {
+        let changed_at = now_ms();
+        sqlx::query(
+            "INSERT INTO alias_history (name, alias, from_version, to_version, changed_at, actor) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        )
         .bind(name.as_str())
+        .bind(alias.as_str())
+        .bind(from.map(i64::from))
+        .bind(to.map(i64::from))
+        .bind(changed_at)
+        .bind(actor)
         .execute(&mut **tx)
         .await
         .map_err(db(operation))?;
-    Ok(())
+        sqlx::query("UPDATE registered_models SET updated_at = $1 WHERE name = $2")
+            .bind(changed_at)
+            .bind(name.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(db(operation))?;
+        Ok(())
+    }
 }

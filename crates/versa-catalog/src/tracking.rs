@@ -8,11 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use versa_core::{Hasher, RunId};
 
 use crate::error::db;
-use crate::types::{Experiment, LifecycleStage, MetricPoint, NewRun, Run, RunDetail, RunStatus};
+use crate::types::{
+    Experiment, LifecycleStage, MetricComparison, MetricPoint, NewRun, Run, RunDetail, RunStatus,
+};
 use crate::{Catalog, CatalogError, Result, decode_metric, encode_metric, now_ms, parse_stored};
 
 macro_rules! run_columns {
@@ -22,58 +23,33 @@ macro_rules! run_columns {
     };
 }
 
+/// `run_columns!` qualified with the alias `r`, for queries joining `runs r`.
+macro_rules! run_columns_of_r {
+    () => {
+        "r.run_id, r.experiment_id, r.run_name, r.status, r.start_time, r.end_time, \
+         r.lifecycle_stage, r.artifact_uri, r.user_id, r.host, r.versa_version"
+    };
+}
+
+/// The metric search, one static query per comparison (sqlx takes only
+/// `&'static str` SQL). NaN values never match; they are stored flagged.
+macro_rules! search_runs_sql {
+    ($operator:literal) => {
+        concat!(
+            "SELECT ",
+            run_columns_of_r!(),
+            " FROM runs r JOIN latest_metrics m ON m.run_id = r.run_id \
+             WHERE r.experiment_id = $1 AND m.key = $2 AND m.is_nan = FALSE AND m.value ",
+            $operator,
+            " $3 ORDER BY r.start_time DESC, r.run_id"
+        )
+    };
+}
+
 macro_rules! experiment_columns {
     () => {
         "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time"
     };
-}
-
-fn experiment_from_row(row: &SqliteRow) -> Result<Experiment> {
-    let text = |column: &'static str| -> Result<String> {
-        row.try_get::<String, _>(column)
-            .map_err(db(format!("read experiments.{column}")))
-    };
-    let time = |column: &'static str| -> Result<i64> {
-        row.try_get::<i64, _>(column)
-            .map_err(db(format!("read experiments.{column}")))
-    };
-    Ok(Experiment {
-        experiment_id: text("experiment_id")?,
-        name: text("name")?,
-        artifact_location: text("artifact_location")?,
-        lifecycle_stage: LifecycleStage::parse_stored("experiments", &text("lifecycle_stage")?)?,
-        creation_time: time("creation_time")?,
-        last_update_time: time("last_update_time")?,
-    })
-}
-
-pub(crate) fn run_from_row(row: &SqliteRow) -> Result<Run> {
-    let text = |column: &'static str| -> Result<String> {
-        row.try_get::<String, _>(column)
-            .map_err(db(format!("read runs.{column}")))
-    };
-    Ok(Run {
-        run_id: parse_stored("runs", "run_id", "a run id", &text("run_id")?)?,
-        experiment_id: text("experiment_id")?,
-        run_name: text("run_name")?,
-        status: parse_stored(
-            "runs",
-            "status",
-            "one of RUNNING, SCHEDULED, FINISHED, FAILED, KILLED",
-            &text("status")?,
-        )?,
-        start_time: row
-            .try_get::<i64, _>("start_time")
-            .map_err(db("read runs.start_time"))?,
-        end_time: row
-            .try_get::<Option<i64>, _>("end_time")
-            .map_err(db("read runs.end_time"))?,
-        lifecycle_stage: LifecycleStage::parse_stored("runs", &text("lifecycle_stage")?)?,
-        artifact_uri: text("artifact_uri")?,
-        user_id: text("user_id")?,
-        host: text("host")?,
-        versa_version: text("versa_version")?,
-    })
 }
 
 /// A fresh run id: 32 lowercase hex digits.
@@ -111,380 +87,560 @@ fn run_not_found(run_id: &RunId) -> CatalogError {
 impl Catalog {
     /// The experiment with this name, created (with the next integer id) if absent.
     pub async fn experiment_by_name_or_create(&self, name: &str) -> Result<Experiment> {
-        if name.trim().is_empty() || name.len() > 256 {
-            return Err(CatalogError::Invalid {
-                what: "experiment name",
-                value: name.to_string(),
-                expected: "1 to 256 characters, not only whitespace".to_string(),
-            });
-        }
-        let operation = format!("find or create experiment `{name}`");
-        let mut tx = self.write_tx(&operation).await?;
-        let existing = sqlx::query(concat!(
-            "SELECT ",
-            experiment_columns!(),
-            " FROM experiments WHERE name = ?"
-        ))
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db(&operation))?;
-        if let Some(row) = existing {
-            let experiment = experiment_from_row(&row)?;
-            tx.rollback().await.map_err(db(&operation))?;
-            return Ok(experiment);
-        }
-        // "0" is MLflow's Default experiment, so versa's own start at 1.
-        let next: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(CAST(experiment_id AS BIGINT)), 0) + 1 FROM experiments",
-        )
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db(&operation))?;
-        let experiment = Experiment {
-            experiment_id: next.to_string(),
-            name: name.to_string(),
-            artifact_location: format!("experiments/{next}"),
-            lifecycle_stage: LifecycleStage::Active,
-            creation_time: now_ms(),
-            last_update_time: now_ms(),
-        };
-        sqlx::query(concat!(
-            "INSERT INTO experiments (",
-            experiment_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(&experiment.experiment_id)
-        .bind(&experiment.name)
-        .bind(&experiment.artifact_location)
-        .bind(experiment.lifecycle_stage.as_str())
-        .bind(experiment.creation_time)
-        .bind(experiment.last_update_time)
-        .execute(&mut *tx)
-        .await
-        .map_err(db(&operation))?;
-        tx.commit().await.map_err(db(&operation))?;
-        Ok(experiment)
+        dispatch!(self, ops => ops.experiment_by_name_or_create(name).await)
     }
 
     /// Every experiment, by id.
     pub async fn list_experiments(&self) -> Result<Vec<Experiment>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            experiment_columns!(),
-            " FROM experiments ORDER BY CAST(experiment_id AS BIGINT)"
-        ))
-        .fetch_all(self.pool())
-        .await
-        .map_err(db("list experiments"))?;
-        rows.iter().map(experiment_from_row).collect()
+        dispatch!(self, ops => ops.list_experiments().await)
     }
 
     /// Starts a run (status RUNNING) in an existing experiment.
     pub async fn create_run(&self, new: NewRun) -> Result<Run> {
-        let operation = format!("create run in experiment {}", new.experiment_id);
-        let artifact_location: Option<String> =
-            sqlx::query_scalar("SELECT artifact_location FROM experiments WHERE experiment_id = ?")
-                .bind(&new.experiment_id)
-                .fetch_optional(self.pool())
-                .await
-                .map_err(db(&operation))?;
-        let Some(artifact_location) = artifact_location else {
-            return Err(CatalogError::NotFound {
-                what: "experiment",
-                key: new.experiment_id,
-                hint: "create it first (experiment_by_name_or_create)".to_string(),
-            });
-        };
-        let run_id = new_run_id();
-        let run = Run {
-            artifact_uri: format!("{artifact_location}/{run_id}/artifacts"),
-            run_id,
-            experiment_id: new.experiment_id,
-            run_name: new.run_name,
-            status: RunStatus::Running,
-            start_time: new.start_time,
-            end_time: None,
-            lifecycle_stage: LifecycleStage::Active,
-            user_id: new.user,
-            host: new.host,
-            versa_version: new.versa_version,
-        };
-        sqlx::query(concat!(
-            "INSERT INTO runs (",
-            run_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(run.run_id.as_str())
-        .bind(&run.experiment_id)
-        .bind(&run.run_name)
-        .bind(run.status.as_str())
-        .bind(run.start_time)
-        .bind(run.end_time)
-        .bind(run.lifecycle_stage.as_str())
-        .bind(&run.artifact_uri)
-        .bind(&run.user_id)
-        .bind(&run.host)
-        .bind(&run.versa_version)
-        .execute(self.pool())
-        .await
-        .map_err(db(&operation))?;
-        Ok(run)
+        dispatch!(self, ops => ops.create_run(new).await)
     }
 
     /// Logs params. Re-logging a key with the same value is accepted; a
     /// different value is a [`CatalogError::ParamConflict`] and nothing of
     /// the batch is written.
     pub async fn log_params(&self, run_id: &RunId, params: &[(String, String)]) -> Result<()> {
-        let operation = format!("log params of run {run_id}");
-        let mut tx = self.write_tx(&operation).await?;
-        self.require_run(&mut *tx, run_id, &operation).await?;
-        for (key, value) in params {
-            let existing: Option<String> =
-                sqlx::query_scalar("SELECT value FROM params WHERE run_id = ? AND key = ?")
-                    .bind(run_id.as_str())
-                    .bind(key)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db(&operation))?;
-            match existing {
-                Some(existing) if existing == *value => {}
-                Some(existing) => {
-                    return Err(CatalogError::ParamConflict {
-                        run_id: run_id.clone(),
-                        key: key.clone(),
-                        existing,
-                        attempted: value.clone(),
-                    });
-                }
-                None => {
-                    sqlx::query("INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)")
-                        .bind(run_id.as_str())
-                        .bind(key)
-                        .bind(value)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db(&operation))?;
-                }
-            }
-        }
-        tx.commit().await.map_err(db(&operation))
+        dispatch!(self, ops => ops.log_params(run_id, params).await)
     }
 
     /// Logs metric points in one transaction, keeping the latest value per key
     /// (highest step, then highest timestamp) up to date.
     pub async fn log_metrics(&self, run_id: &RunId, metrics: &[MetricPoint]) -> Result<()> {
-        let operation = format!("log metrics of run {run_id}");
-        for point in metrics {
-            if point.key.is_empty() {
+        dispatch!(self, ops => ops.log_metrics(run_id, metrics).await)
+    }
+
+    /// Sets (or overwrites) a run tag.
+    pub async fn set_run_tag(&self, run_id: &RunId, key: &str, value: &str) -> Result<()> {
+        dispatch!(self, ops => ops.set_run_tag(run_id, key, value).await)
+    }
+
+    /// Records a run's final status and end time.
+    pub async fn finish_run(&self, run_id: &RunId, status: RunStatus, end_time: i64) -> Result<()> {
+        dispatch!(self, ops => ops.finish_run(run_id, status, end_time).await)
+    }
+
+    /// A run with its params, latest metrics and tags.
+    pub async fn run(&self, run_id: &RunId) -> Result<RunDetail> {
+        dispatch!(self, ops => ops.run(run_id).await)
+    }
+
+    /// Runs, newest first; all experiments when `experiment_id` is `None`.
+    pub async fn list_runs(&self, experiment_id: Option<&str>) -> Result<Vec<Run>> {
+        dispatch!(self, ops => ops.list_runs(experiment_id).await)
+    }
+
+    /// Runs of one experiment whose latest value of metric `key` compares to
+    /// `value` as asked (`val_accuracy >= 0.8`), newest first. Runs without
+    /// that metric, or whose latest value is NaN, never match.
+    pub async fn search_runs_by_metric(
+        &self,
+        experiment_id: &str,
+        key: &str,
+        comparison: MetricComparison,
+        value: f64,
+    ) -> Result<Vec<Run>> {
+        if value.is_nan() {
+            return Err(CatalogError::Invalid {
+                what: "metric search value",
+                value: value.to_string(),
+                expected: "a number (NaN compares false with everything)".to_string(),
+            });
+        }
+        dispatch!(self, ops => {
+            ops.search_runs_by_metric(experiment_id, key, comparison, value)
+                .await
+        })
+    }
+
+    /// Every logged point of one metric, ordered by step then timestamp.
+    pub async fn metric_history(&self, run_id: &RunId, key: &str) -> Result<Vec<MetricPoint>> {
+        dispatch!(self, ops => ops.metric_history(run_id, key).await)
+    }
+
+    /// The names of every metric logged for a run, sorted.
+    pub async fn metric_keys(&self, run_id: &RunId) -> Result<Vec<String>> {
+        dispatch!(self, ops => ops.metric_keys(run_id).await)
+    }
+}
+
+for_each_backend! {
+    fn experiment_from_row(row: &DbRow) -> Result<Experiment> {
+        let text = |column: &'static str| -> Result<String> {
+            row.try_get::<String, _>(column)
+                .map_err(db(format!("read experiments.{column}")))
+        };
+        let time = |column: &'static str| -> Result<i64> {
+            row.try_get::<i64, _>(column)
+                .map_err(db(format!("read experiments.{column}")))
+        };
+        Ok(Experiment {
+            experiment_id: text("experiment_id")?,
+            name: text("name")?,
+            artifact_location: text("artifact_location")?,
+            lifecycle_stage: LifecycleStage::parse_stored(
+                "experiments",
+                &text("lifecycle_stage")?,
+            )?,
+            creation_time: time("creation_time")?,
+            last_update_time: time("last_update_time")?,
+        })
+    }
+
+    pub(crate) fn run_from_row(row: &DbRow) -> Result<Run> {
+        let text = |column: &'static str| -> Result<String> {
+            row.try_get::<String, _>(column)
+                .map_err(db(format!("read runs.{column}")))
+        };
+        Ok(Run {
+            run_id: parse_stored("runs", "run_id", "a run id", &text("run_id")?)?,
+            experiment_id: text("experiment_id")?,
+            run_name: text("run_name")?,
+            status: parse_stored(
+                "runs",
+                "status",
+                "one of RUNNING, SCHEDULED, FINISHED, FAILED, KILLED",
+                &text("status")?,
+            )?,
+            start_time: row
+                .try_get::<i64, _>("start_time")
+                .map_err(db("read runs.start_time"))?,
+            end_time: row
+                .try_get::<Option<i64>, _>("end_time")
+                .map_err(db("read runs.end_time"))?,
+            lifecycle_stage: LifecycleStage::parse_stored("runs", &text("lifecycle_stage")?)?,
+            artifact_uri: text("artifact_uri")?,
+            user_id: text("user_id")?,
+            host: text("host")?,
+            versa_version: text("versa_version")?,
+        })
+    }
+
+    impl Ops<'_> {
+        pub(crate) async fn experiment_by_name_or_create(&self, name: &str) -> Result<Experiment> {
+            if name.trim().is_empty() || name.len() > 256 {
                 return Err(CatalogError::Invalid {
-                    what: "metric key",
-                    value: String::new(),
-                    expected: "a non-empty name such as `loss`".to_string(),
+                    what: "experiment name",
+                    value: name.to_string(),
+                    expected: "1 to 256 characters, not only whitespace".to_string(),
                 });
             }
-        }
-        let mut tx = self.write_tx(&operation).await?;
-        self.require_run(&mut *tx, run_id, &operation).await?;
-        for point in metrics {
-            let (value, is_nan) = encode_metric(point.value);
-            sqlx::query(
-                "INSERT INTO metrics (run_id, key, value, timestamp, step, is_nan) \
-                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            let operation = format!("find or create experiment `{name}`");
+            let mut tx = self.write_tx(&operation).await?;
+            // Ids come from one sequence over all experiments, so creators take turns.
+            self.lock_name(&mut tx, "experiments", "", &operation)
+                .await?;
+            let existing = sqlx::query(concat!(
+                "SELECT ",
+                experiment_columns!(),
+                " FROM experiments WHERE name = $1"
+            ))
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db(&operation))?;
+            if let Some(row) = existing {
+                let experiment = experiment_from_row(&row)?;
+                tx.rollback().await.map_err(db(&operation))?;
+                return Ok(experiment);
+            }
+            // "0" is MLflow's Default experiment, so versa's own start at 1.
+            let next: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(MAX(CAST(experiment_id AS BIGINT)), 0) + 1 FROM experiments",
             )
-            .bind(run_id.as_str())
-            .bind(&point.key)
-            .bind(value)
-            .bind(point.timestamp)
-            .bind(point.step)
-            .bind(is_nan)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db(&operation))?;
+            let experiment = Experiment {
+                experiment_id: next.to_string(),
+                name: name.to_string(),
+                artifact_location: format!("experiments/{next}"),
+                lifecycle_stage: LifecycleStage::Active,
+                creation_time: now_ms(),
+                last_update_time: now_ms(),
+            };
+            sqlx::query(concat!(
+                "INSERT INTO experiments (",
+                experiment_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6)"
+            ))
+            .bind(&experiment.experiment_id)
+            .bind(&experiment.name)
+            .bind(&experiment.artifact_location)
+            .bind(experiment.lifecycle_stage.as_str())
+            .bind(experiment.creation_time)
+            .bind(experiment.last_update_time)
             .execute(&mut *tx)
             .await
             .map_err(db(&operation))?;
-            // Newer means a later (step, timestamp); ties go to the point logged last.
-            sqlx::query(
-                "INSERT INTO latest_metrics (run_id, key, value, timestamp, step, is_nan) \
-                 VALUES (?, ?, ?, ?, ?, ?) \
+            tx.commit().await.map_err(db(&operation))?;
+            Ok(experiment)
+        }
+
+        pub(crate) async fn list_experiments(&self) -> Result<Vec<Experiment>> {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                experiment_columns!(),
+                " FROM experiments ORDER BY CAST(experiment_id AS BIGINT)"
+            ))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db("list experiments"))?;
+            rows.iter().map(experiment_from_row).collect()
+        }
+
+        pub(crate) async fn create_run(&self, new: NewRun) -> Result<Run> {
+            let operation = format!("create run in experiment {}", new.experiment_id);
+            let artifact_location: Option<String> = sqlx::query_scalar(
+                "SELECT artifact_location FROM experiments WHERE experiment_id = $1",
+            )
+            .bind(&new.experiment_id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db(&operation))?;
+            let Some(artifact_location) = artifact_location else {
+                return Err(CatalogError::NotFound {
+                    what: "experiment",
+                    key: new.experiment_id,
+                    hint: "create it first (experiment_by_name_or_create)".to_string(),
+                });
+            };
+            let run_id = new_run_id();
+            let run = Run {
+                artifact_uri: format!("{artifact_location}/{run_id}/artifacts"),
+                run_id,
+                experiment_id: new.experiment_id,
+                run_name: new.run_name,
+                status: RunStatus::Running,
+                start_time: new.start_time,
+                end_time: None,
+                lifecycle_stage: LifecycleStage::Active,
+                user_id: new.user,
+                host: new.host,
+                versa_version: new.versa_version,
+            };
+            sqlx::query(concat!(
+                "INSERT INTO runs (",
+                run_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ))
+            .bind(run.run_id.as_str())
+            .bind(&run.experiment_id)
+            .bind(&run.run_name)
+            .bind(run.status.as_str())
+            .bind(run.start_time)
+            .bind(run.end_time)
+            .bind(run.lifecycle_stage.as_str())
+            .bind(&run.artifact_uri)
+            .bind(&run.user_id)
+            .bind(&run.host)
+            .bind(&run.versa_version)
+            .execute(self.pool())
+            .await
+            .map_err(db(&operation))?;
+            Ok(run)
+        }
+
+        pub(crate) async fn log_params(
+            &self,
+            run_id: &RunId,
+            params: &[(String, String)],
+        ) -> Result<()> {
+            let operation = format!("log params of run {run_id}");
+            let mut tx = self.write_tx(&operation).await?;
+            self.lock_run(&mut tx, run_id, &operation).await?;
+            self.require_run(&mut *tx, run_id, &operation).await?;
+            for (key, value) in params {
+                let existing: Option<String> =
+                    sqlx::query_scalar("SELECT value FROM params WHERE run_id = $1 AND key = $2")
+                        .bind(run_id.as_str())
+                        .bind(key)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db(&operation))?;
+                match existing {
+                    Some(existing) if existing == *value => {}
+                    Some(existing) => {
+                        return Err(CatalogError::ParamConflict {
+                            run_id: run_id.clone(),
+                            key: key.clone(),
+                            existing,
+                            attempted: value.clone(),
+                        });
+                    }
+                    None => {
+                        sqlx::query("INSERT INTO params (run_id, key, value) VALUES ($1, $2, $3)")
+                            .bind(run_id.as_str())
+                            .bind(key)
+                            .bind(value)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db(&operation))?;
+                    }
+                }
+            }
+            tx.commit().await.map_err(db(&operation))
+        }
+
+        pub(crate) async fn log_metrics(
+            &self,
+            run_id: &RunId,
+            metrics: &[MetricPoint],
+        ) -> Result<()> {
+            let operation = format!("log metrics of run {run_id}");
+            for point in metrics {
+                if point.key.is_empty() {
+                    return Err(CatalogError::Invalid {
+                        what: "metric key",
+                        value: String::new(),
+                        expected: "a non-empty name such as `loss`".to_string(),
+                    });
+                }
+            }
+            let mut tx = self.write_tx(&operation).await?;
+            self.lock_run(&mut tx, run_id, &operation).await?;
+            self.require_run(&mut *tx, run_id, &operation).await?;
+            for point in metrics {
+                let (value, is_nan) = encode_metric(point.value);
+                sqlx::query(
+                    "INSERT INTO metrics (run_id, key, value, timestamp, step, is_nan) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                )
+                .bind(run_id.as_str())
+                .bind(&point.key)
+                .bind(value)
+                .bind(point.timestamp)
+                .bind(point.step)
+                .bind(is_nan)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(&operation))?;
+                // Newer means a later (step, timestamp); ties go to the point logged last.
+                sqlx::query(
+                    "INSERT INTO latest_metrics (run_id, key, value, timestamp, step, is_nan) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (run_id, key) DO UPDATE SET \
                    value = excluded.value, timestamp = excluded.timestamp, \
                    step = excluded.step, is_nan = excluded.is_nan \
                  WHERE excluded.step > latest_metrics.step \
                     OR (excluded.step = latest_metrics.step \
                         AND excluded.timestamp >= latest_metrics.timestamp)",
+                )
+                .bind(run_id.as_str())
+                .bind(&point.key)
+                .bind(value)
+                .bind(point.timestamp)
+                .bind(point.step)
+                .bind(is_nan)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(&operation))?;
+            }
+            tx.commit().await.map_err(db(&operation))
+        }
+
+        pub(crate) async fn set_run_tag(
+            &self,
+            run_id: &RunId,
+            key: &str,
+            value: &str,
+        ) -> Result<()> {
+            let operation = format!("set tag `{key}` on run {run_id}");
+            let mut tx = self.write_tx(&operation).await?;
+            self.lock_run(&mut tx, run_id, &operation).await?;
+            self.require_run(&mut *tx, run_id, &operation).await?;
+            sqlx::query(
+                "INSERT INTO run_tags (run_id, key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
             )
             .bind(run_id.as_str())
-            .bind(&point.key)
+            .bind(key)
             .bind(value)
-            .bind(point.timestamp)
-            .bind(point.step)
-            .bind(is_nan)
             .execute(&mut *tx)
             .await
             .map_err(db(&operation))?;
+            tx.commit().await.map_err(db(&operation))
         }
-        tx.commit().await.map_err(db(&operation))
-    }
 
-    /// Sets (or overwrites) a run tag.
-    pub async fn set_run_tag(&self, run_id: &RunId, key: &str, value: &str) -> Result<()> {
-        let operation = format!("set tag `{key}` on run {run_id}");
-        let mut tx = self.write_tx(&operation).await?;
-        self.require_run(&mut *tx, run_id, &operation).await?;
-        sqlx::query(
-            "INSERT INTO run_tags (run_id, key, value) VALUES (?, ?, ?) \
-             ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(run_id.as_str())
-        .bind(key)
-        .bind(value)
-        .execute(&mut *tx)
-        .await
-        .map_err(db(&operation))?;
-        tx.commit().await.map_err(db(&operation))
-    }
+        pub(crate) async fn finish_run(
+            &self,
+            run_id: &RunId,
+            status: RunStatus,
+            end_time: i64,
+        ) -> Result<()> {
+            let operation = format!("finish run {run_id}");
+            let updated =
+                sqlx::query("UPDATE runs SET status = $1, end_time = $2 WHERE run_id = $3")
+                    .bind(status.as_str())
+                    .bind(end_time)
+                    .bind(run_id.as_str())
+                    .execute(self.pool())
+                    .await
+                    .map_err(db(&operation))?;
+            if updated.rows_affected() == 0 {
+                return Err(run_not_found(run_id));
+            }
+            Ok(())
+        }
 
-    /// Records a run's final status and end time.
-    pub async fn finish_run(&self, run_id: &RunId, status: RunStatus, end_time: i64) -> Result<()> {
-        let operation = format!("finish run {run_id}");
-        let updated = sqlx::query("UPDATE runs SET status = ?, end_time = ? WHERE run_id = ?")
-            .bind(status.as_str())
-            .bind(end_time)
+        pub(crate) async fn run(&self, run_id: &RunId) -> Result<RunDetail> {
+            self.run_if_any(run_id)
+                .await?
+                .ok_or_else(|| run_not_found(run_id))
+        }
+
+        pub(crate) async fn run_if_any(&self, run_id: &RunId) -> Result<Option<RunDetail>> {
+            let operation = format!("read run {run_id}");
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                run_columns!(),
+                " FROM runs WHERE run_id = $1"
+            ))
             .bind(run_id.as_str())
-            .execute(self.pool())
+            .fetch_optional(self.pool())
             .await
             .map_err(db(&operation))?;
-        if updated.rows_affected() == 0 {
-            return Err(run_not_found(run_id));
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let run = run_from_row(&row)?;
+
+            let params: Vec<(String, String)> =
+                sqlx::query_as("SELECT key, value FROM params WHERE run_id = $1")
+                    .bind(run_id.as_str())
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(db(&operation))?;
+            let tags: Vec<(String, String)> =
+                sqlx::query_as("SELECT key, value FROM run_tags WHERE run_id = $1")
+                    .bind(run_id.as_str())
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(db(&operation))?;
+            let latest: Vec<(String, f64, bool)> =
+                sqlx::query_as("SELECT key, value, is_nan FROM latest_metrics WHERE run_id = $1")
+                    .bind(run_id.as_str())
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(db(&operation))?;
+            Ok(Some(RunDetail {
+                run,
+                params: params.into_iter().collect(),
+                latest_metrics: latest
+                    .into_iter()
+                    .map(|(key, value, is_nan)| (key, decode_metric(value, is_nan)))
+                    .collect::<BTreeMap<_, _>>(),
+                tags: tags.into_iter().collect(),
+            }))
         }
-        Ok(())
-    }
 
-    /// A run with its params, latest metrics and tags.
-    pub async fn run(&self, run_id: &RunId) -> Result<RunDetail> {
-        self.run_if_any(run_id)
-            .await?
-            .ok_or_else(|| run_not_found(run_id))
-    }
-
-    pub(crate) async fn run_if_any(&self, run_id: &RunId) -> Result<Option<RunDetail>> {
-        let operation = format!("read run {run_id}");
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            run_columns!(),
-            " FROM runs WHERE run_id = ?"
-        ))
-        .bind(run_id.as_str())
-        .fetch_optional(self.pool())
-        .await
-        .map_err(db(&operation))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let run = run_from_row(&row)?;
-
-        let params: Vec<(String, String)> =
-            sqlx::query_as("SELECT key, value FROM params WHERE run_id = ?")
-                .bind(run_id.as_str())
+        pub(crate) async fn list_runs(&self, experiment_id: Option<&str>) -> Result<Vec<Run>> {
+            let rows = match experiment_id {
+                Some(id) => sqlx::query(concat!(
+                    "SELECT ",
+                    run_columns!(),
+                    " FROM runs WHERE experiment_id = $1 ORDER BY start_time DESC, run_id"
+                ))
+                .bind(id)
                 .fetch_all(self.pool())
                 .await
-                .map_err(db(&operation))?;
-        let tags: Vec<(String, String)> =
-            sqlx::query_as("SELECT key, value FROM run_tags WHERE run_id = ?")
-                .bind(run_id.as_str())
+                .map_err(db(format!("list runs of experiment {id}")))?,
+                None => sqlx::query(concat!(
+                    "SELECT ",
+                    run_columns!(),
+                    " FROM runs ORDER BY start_time DESC, run_id"
+                ))
                 .fetch_all(self.pool())
                 .await
-                .map_err(db(&operation))?;
-        let latest: Vec<(String, f64, bool)> =
-            sqlx::query_as("SELECT key, value, is_nan FROM latest_metrics WHERE run_id = ?")
-                .bind(run_id.as_str())
+                .map_err(db("list runs"))?,
+            };
+            rows.iter().map(run_from_row).collect()
+        }
+
+        pub(crate) async fn search_runs_by_metric(
+            &self,
+            experiment_id: &str,
+            key: &str,
+            comparison: MetricComparison,
+            value: f64,
+        ) -> Result<Vec<Run>> {
+            let sql = match comparison {
+                MetricComparison::Less => search_runs_sql!("<"),
+                MetricComparison::LessOrEqual => search_runs_sql!("<="),
+                MetricComparison::Greater => search_runs_sql!(">"),
+                MetricComparison::GreaterOrEqual => search_runs_sql!(">="),
+                MetricComparison::Equal => search_runs_sql!("="),
+                MetricComparison::NotEqual => search_runs_sql!("<>"),
+            };
+            let rows = sqlx::query(sql)
+                .bind(experiment_id)
+                .bind(key)
+                .bind(value)
                 .fetch_all(self.pool())
                 .await
-                .map_err(db(&operation))?;
-        Ok(Some(RunDetail {
-            run,
-            params: params.into_iter().collect(),
-            latest_metrics: latest
-                .into_iter()
-                .map(|(key, value, is_nan)| (key, decode_metric(value, is_nan)))
-                .collect::<BTreeMap<_, _>>(),
-            tags: tags.into_iter().collect(),
-        }))
-    }
+                .map_err(db(format!(
+                    "search runs of experiment {experiment_id} where `{key}` {comparison} {value}"
+                )))?;
+            rows.iter().map(run_from_row).collect()
+        }
 
-    /// Runs, newest first; all experiments when `experiment_id` is `None`.
-    pub async fn list_runs(&self, experiment_id: Option<&str>) -> Result<Vec<Run>> {
-        let rows = match experiment_id {
-            Some(id) => sqlx::query(concat!(
-                "SELECT ",
-                run_columns!(),
-                " FROM runs WHERE experiment_id = ? ORDER BY start_time DESC, run_id"
-            ))
-            .bind(id)
-            .fetch_all(self.pool())
-            .await
-            .map_err(db(format!("list runs of experiment {id}")))?,
-            None => sqlx::query(concat!(
-                "SELECT ",
-                run_columns!(),
-                " FROM runs ORDER BY start_time DESC, run_id"
-            ))
-            .fetch_all(self.pool())
-            .await
-            .map_err(db("list runs"))?,
-        };
-        rows.iter().map(run_from_row).collect()
-    }
-
-    /// Every logged point of one metric, ordered by step then timestamp.
-    pub async fn metric_history(&self, run_id: &RunId, key: &str) -> Result<Vec<MetricPoint>> {
-        let operation = format!("read metric `{key}` of run {run_id}");
-        self.require_run(self.pool(), run_id, &operation).await?;
-        let rows: Vec<(f64, i64, i64, bool)> = sqlx::query_as(
-            "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_id = ? AND key = ? \
+        pub(crate) async fn metric_history(
+            &self,
+            run_id: &RunId,
+            key: &str,
+        ) -> Result<Vec<MetricPoint>> {
+            let operation = format!("read metric `{key}` of run {run_id}");
+            self.require_run(self.pool(), run_id, &operation).await?;
+            let rows: Vec<(f64, i64, i64, bool)> = sqlx::query_as(
+                "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_id = $1 AND key = $2 \
              ORDER BY step, timestamp",
-        )
-        .bind(run_id.as_str())
-        .bind(key)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db(&operation))?;
-        Ok(rows
-            .into_iter()
-            .map(|(value, timestamp, step, is_nan)| MetricPoint {
-                key: key.to_string(),
-                value: decode_metric(value, is_nan),
-                timestamp,
-                step,
-            })
-            .collect())
-    }
-
-    /// The names of every metric logged for a run, sorted.
-    pub async fn metric_keys(&self, run_id: &RunId) -> Result<Vec<String>> {
-        let operation = format!("list metrics of run {run_id}");
-        self.require_run(self.pool(), run_id, &operation).await?;
-        sqlx::query_scalar("SELECT key FROM latest_metrics WHERE run_id = ? ORDER BY key")
+            )
             .bind(run_id.as_str())
+            .bind(key)
             .fetch_all(self.pool())
             .await
-            .map_err(db(&operation))
-    }
+            .map_err(db(&operation))?;
+            Ok(rows
+                .into_iter()
+                .map(|(value, timestamp, step, is_nan)| MetricPoint {
+                    key: key.to_string(),
+                    value: decode_metric(value, is_nan),
+                    timestamp,
+                    step,
+                })
+                .collect())
+        }
 
-    pub(crate) async fn require_run<'c, E>(
-        &self,
-        executor: E,
-        run_id: &RunId,
-        operation: &str,
-    ) -> Result<()>
-    where
-        E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
-    {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM runs WHERE run_id = ?")
-            .bind(run_id.as_str())
-            .fetch_optional(executor)
-            .await
-            .map_err(db(operation))?;
-        found.map(|_| ()).ok_or_else(|| run_not_found(run_id))
+        pub(crate) async fn metric_keys(&self, run_id: &RunId) -> Result<Vec<String>> {
+            let operation = format!("list metrics of run {run_id}");
+            self.require_run(self.pool(), run_id, &operation).await?;
+            sqlx::query_scalar("SELECT key FROM latest_metrics WHERE run_id = $1 ORDER BY key")
+                .bind(run_id.as_str())
+                .fetch_all(self.pool())
+                .await
+                .map_err(db(&operation))
+        }
+
+        pub(crate) async fn require_run<'c, E>(
+            &self,
+            executor: E,
+            run_id: &RunId,
+            operation: &str,
+        ) -> Result<()>
+        where
+            E: sqlx::Executor<'c, Database = Db>,
+        {
+            let found: Option<i64> =
+                sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM runs WHERE run_id = $1")
+                    .bind(run_id.as_str())
+                    .fetch_optional(executor)
+                    .await
+                    .map_err(db(operation))?;
+            found.map(|_| ()).ok_or_else(|| run_not_found(run_id))
+        }
     }
 }
 

@@ -405,3 +405,71 @@ pub struct Lineage {
     /// The dataset version it was trained on (the first registered with that content).
     pub dataset: Option<DatasetVersion>,
 }
+
+/// One provenance edge from a model version to what it was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineageEdge {
+    /// What the edge points at: `run`, `transform` or `dataset`.
+    pub to_kind: String,
+    /// Its id: a run id, a transform digest or a dataset content digest.
+    pub to_id: String,
+    /// `produced_by`, `uses_transform` or `trained_on`.
+    pub relation: String,
+}
+
+/// How a metric search compares a run's latest value with the given number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricComparison {
+    /// `<`
+    Less,
+    /// `<=`
+    LessOrEqual,
+    /// `>`
+    Greater,
+    /// `>=`
+    GreaterOrEqual,
+    /// `=`
+    Equal,
+    /// `!=`
+    NotEqual,
+}
+
+impl MetricComparison {
+    /// The operator as written on a command line (`>=`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricComparison::Less => "<",
+            MetricComparison::LessOrEqual => "<=",
+            MetricComparison::Greater => ">",
+            MetricComparison::GreaterOrEqual => ">=",
+            MetricComparison::Equal => "=",
+            MetricComparison::NotEqual => "!=",
+        }
+    }
+}
+
+impl fmt::Display for MetricComparison {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for MetricComparison {
+    type Err = CatalogError;
+    fn from_str(text: &str) -> Result<Self, CatalogError> {
+        match text {
+            "<" => Ok(MetricComparison::Less),
+            "<=" => Ok(MetricComparison::LessOrEqual),
+            ">" => Ok(MetricComparison::Greater),
+            ">=" => Ok(MetricComparison::GreaterOrEqual),
+            "=" | "==" => Ok(MetricComparison::Equal),
+            "!=" | "<>" => Ok(MetricComparison::NotEqual),
+            _ => Err(CatalogError::Invalid {
+                what: "metric comparison",
+                value: text.to_string(),
+                expected: "one of <, <=, >, >=, =, !=".to_string(),
+            }),
+        }
+    }
+}

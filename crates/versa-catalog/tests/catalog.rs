@@ -1,21 +1,21 @@
-//! Drives the catalog against real SQLite files in temporary directories.
+//! The catalog conformance suite: every test body runs against a real SQLite
+//! file in a temporary directory (`sqlite::NAME`) and a fresh database on a
+//! real, throwaway PostgreSQL server (`postgres::NAME`), and must behave the
+//! same on both. Backend-specific checks follow the suite.
 
-use std::path::{Path, PathBuf};
+#[macro_use]
+mod support;
+
+use std::path::Path;
 use std::sync::Arc;
 
 use versa_catalog::{
-    AliasExpectation, Catalog, CatalogError, MetricPoint, NewDatasetVersion, NewModelVersion,
-    NewRun, Registration, RunStatus,
+    AliasExpectation, Catalog, CatalogError, MetricComparison, MetricPoint, NewDatasetVersion,
+    NewModelVersion, NewRun, Registration, RunStatus,
 };
 use versa_core::{Alias, DatasetName, Digest, ModelName, RunId, VersionSelector};
 
-fn catalog_path(dir: &tempfile::TempDir) -> PathBuf {
-    dir.path().join("catalog.sqlite")
-}
-
-async fn open(path: &Path) -> Catalog {
-    Catalog::open_sqlite(path).await.unwrap()
-}
+use support::Store;
 
 fn dataset(name: &str, content: &str) -> NewDatasetVersion {
     NewDatasetVersion {
@@ -79,10 +79,8 @@ fn point(key: &str, value: f64, timestamp: i64, step: i64) -> MetricPoint {
     }
 }
 
-#[tokio::test]
-async fn dataset_registration_numbers_versions_and_deduplicates_content() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = open(&catalog_path(&dir)).await;
+async fn dataset_registration_numbers_versions_and_deduplicates_content(store: Store) {
+    let catalog = store.open().await;
 
     let (first, registration) = catalog
         .register_dataset(dataset("customers", "v1"))
@@ -145,10 +143,8 @@ async fn dataset_registration_numbers_versions_and_deduplicates_content() {
     );
 }
 
-#[tokio::test]
-async fn dataset_not_found_says_what_exists() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = open(&catalog_path(&dir)).await;
+async fn dataset_not_found_says_what_exists(store: Store) {
+    let catalog = store.open().await;
     catalog
         .register_dataset(dataset("customers", "a"))
         .await
@@ -178,10 +174,8 @@ async fn dataset_not_found_says_what_exists() {
     );
 }
 
-#[tokio::test]
-async fn transforms_register_idempotently_and_reject_bad_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = open(&catalog_path(&dir)).await;
+async fn transforms_register_idempotently_and_reject_bad_json(store: Store) {
+    let catalog = store.open().await;
     let digest = Digest::of(b"transform");
     let data = Digest::of(b"data");
     catalog
@@ -223,10 +217,8 @@ async fn transforms_register_idempotently_and_reject_bad_json() {
     );
 }
 
-#[tokio::test]
-async fn experiments_are_found_by_name_or_created_with_integer_ids() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = open(&catalog_path(&dir)).await;
+async fn experiments_are_found_by_name_or_created_with_integer_ids(store: Store) {
+    let catalog = store.open().await;
     let first = catalog.experiment_by_name_or_create("churn").await.unwrap();
     let second = catalog.experiment_by_name_or_create("fraud").await.unwrap();
     let again = catalog.experiment_by_name_or_create("churn").await.unwrap();
@@ -244,10 +236,8 @@ async fn experiments_are_found_by_name_or_created_with_integer_ids() {
     assert!(matches!(err, CatalogError::Invalid { .. }), "{err:?}");
 }
 
-#[tokio::test]
-async fn run_round_trip_with_params_metrics_and_tags() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = open(&catalog_path(&dir)).await;
+async fn run_round_trip_with_params_metrics_and_tags(store: Store) {
+    let catalog = store.open().await;
     let run_id = start_run(&catalog, "churn").await;
     assert_eq!(run_id.as_str().len(), 32);
     assert!(
@@ -317,10 +307,8 @@ async fn run_round_trip_with_params_metrics_and_tags() {
     assert_eq!(churn_runs[0].run_id, run_id);
 }
 
-#[tokio::test]
-async fn unknown_run_is_not_found_everywhere() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = open(&catalog_path(&dir)).await;
+async fn unknown_run_is_not_found_everywhere(store: Store) {
+    let catalog = store.open().await;
     let ghost = RunId::new("0123456789abcdef0123456789abcdef").unwrap();
     let err = catalog.run(&ghost).await.unwrap_err();
     assert!(
@@ -361,10 +349,8 @@ async fn unknown_run_is_not_found_everywhere() {
     );
 }
 
-#[tokio::test]
-async fn params_are_immutable_and_a_conflicting_batch_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = open(&catalog_path(&dir)).await;
+async fn params_are_immutable_and_a_conflicting_batch_writes_nothing(store: Store) {
+    let catalog = store.open().await;
     let run_id = start_run(&catalog, "churn").await;
     catalog
         .log_params(&run_id, &[("lr".to_string(), "0.01".to_string())])
@@ -409,10 +395,8 @@ async fn params_are_immutable_and_a_conflicting_batch_writes_nothing() {
     );
 }
 
-#[tokio::test]
-async fn nan_and_infinite_metrics_survive_storage() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = open(&catalog_path(&dir)).await;
+async fn nan_and_infinite_metrics_survive_storage(store: Store) {
+    let catalog = store.open().await;
     let run_id = start_run(&catalog, "churn").await;
     catalog
         .log_metrics(
@@ -445,10 +429,8 @@ async fn nan_and_infinite_metrics_survive_storage() {
     assert_eq!(stored.metrics["mae"], f64::INFINITY);
 }
 
-#[tokio::test]
-async fn model_versions_round_trip_with_lineage() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = open(&catalog_path(&dir)).await;
+async fn model_versions_round_trip_with_lineage(store: Store) {
+    let catalog = store.open().await;
     let (data, _) = catalog
         .register_dataset(dataset("customers", "rows"))
         .await
@@ -551,10 +533,8 @@ async fn model_versions_round_trip_with_lineage() {
     );
 }
 
-#[tokio::test]
-async fn failed_registration_leaves_nothing_behind() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = open(&catalog_path(&dir)).await;
+async fn failed_registration_leaves_nothing_behind(store: Store) {
+    let catalog = store.open().await;
     let mut new = version_of("churn", "a");
     new.run_id = Some(RunId::new("ffffffffffffffffffffffffffffffff").unwrap());
     new.metrics = vec![("rmse".to_string(), 1.0)];
@@ -578,10 +558,8 @@ async fn failed_registration_leaves_nothing_behind() {
     assert_eq!(created.version, 1);
 }
 
-#[tokio::test]
-async fn model_not_found_messages_list_what_exists() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = open(&catalog_path(&dir)).await;
+async fn model_not_found_messages_list_what_exists(store: Store) {
+    let catalog = store.open().await;
     catalog
         .create_model_version(version_of("churn", "a"))
         .await
@@ -650,10 +628,8 @@ async fn model_not_found_messages_list_what_exists() {
     ));
 }
 
-#[tokio::test]
-async fn alias_moves_are_checked_and_recorded() {
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = open(&catalog_path(&dir)).await;
+async fn alias_moves_are_checked_and_recorded(store: Store) {
+    let catalog = store.open().await;
     for seed in ["a", "b", "c"] {
         catalog
             .create_model_version(version_of("churn", seed))
@@ -759,16 +735,14 @@ async fn alias_moves_are_checked_and_recorded() {
     assert!(catalog.aliases().await.unwrap().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_registrations_from_separate_catalogs_get_versions_1_to_20() {
-    let dir = tempfile::tempdir().unwrap();
-    // No catalog is opened first: the openers also race to create and migrate the file.
-    let path = Arc::new(catalog_path(&dir));
+async fn concurrent_registrations_from_separate_catalogs_get_versions_1_to_20(store: Store) {
+    // No catalog is opened first: the openers also race to create and migrate it.
+    let location = Arc::new(store.location());
     let mut tasks = Vec::new();
     for task in 0..20 {
-        let path = Arc::clone(&path);
+        let location = Arc::clone(&location);
         tasks.push(tokio::spawn(async move {
-            let catalog = Catalog::open_sqlite(&path).await?;
+            let catalog = Catalog::open(&location).await?;
             let created = catalog
                 .create_model_version(version_of("churn", &format!("task {task}")))
                 .await?;
@@ -783,7 +757,7 @@ async fn concurrent_registrations_from_separate_catalogs_get_versions_1_to_20() 
     versions.sort_unstable();
     assert_eq!(versions, (1..=20).collect::<Vec<u32>>());
 
-    let catalog = open(&path).await;
+    let catalog = store.open().await;
     let stored = catalog.list_versions(&model("churn")).await.unwrap();
     assert_eq!(stored.len(), 20);
     let mut weights: Vec<Digest> = stored.iter().map(|v| v.weights_digest).collect();
@@ -792,11 +766,36 @@ async fn concurrent_registrations_from_separate_catalogs_get_versions_1_to_20() 
     assert_eq!(weights.len(), 20, "two versions share one registration");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_alias_moves_with_the_same_expectation_have_one_winner() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = catalog_path(&dir);
-    let setup = open(&path).await;
+async fn concurrent_dataset_versions_and_experiments_are_allocated_once(store: Store) {
+    store.open().await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(10));
+    let mut tasks = Vec::new();
+    for task in 0..10 {
+        let catalog = store.open().await;
+        let barrier = Arc::clone(&barrier);
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let experiment = catalog.experiment_by_name_or_create("shared").await?;
+            let (dataset, registration) = catalog
+                .register_dataset(dataset("customers", &format!("content {task}")))
+                .await?;
+            catalog.close().await;
+            Ok::<_, CatalogError>((experiment.experiment_id, dataset.version, registration))
+        }));
+    }
+    let mut versions = Vec::new();
+    for task in tasks {
+        let (experiment_id, version, registration) = task.await.unwrap().unwrap();
+        assert_eq!(experiment_id, "1");
+        assert_eq!(registration, Registration::Created);
+        versions.push(version);
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=10).collect::<Vec<u32>>());
+}
+
+async fn concurrent_alias_moves_with_the_same_expectation_have_one_winner(store: Store) {
+    let setup = store.open().await;
     for seed in ["a", "b", "c"] {
         setup
             .create_model_version(version_of("churn", seed))
@@ -813,7 +812,7 @@ async fn concurrent_alias_moves_with_the_same_expectation_have_one_winner() {
         let barrier = Arc::new(tokio::sync::Barrier::new(2));
         let mut tasks = Vec::new();
         for (target, actor) in [(2u32, "alice"), (3u32, "bob")] {
-            let catalog = open(&path).await;
+            let catalog = store.open().await;
             let barrier = Arc::clone(&barrier);
             let name = name.clone();
             tasks.push(tokio::spawn(async move {
@@ -848,31 +847,187 @@ async fn concurrent_alias_moves_with_the_same_expectation_have_one_winner() {
     }
 }
 
-#[tokio::test]
-async fn reopening_keeps_data_and_does_not_reapply_migrations() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = catalog_path(&dir);
+async fn reopening_keeps_data_and_does_not_reapply_migrations(store: Store) {
     {
-        let catalog = open(&path).await;
+        let catalog = store.open().await;
         catalog
             .register_dataset(dataset("customers", "a"))
             .await
             .unwrap();
         catalog.close().await;
     }
-    let catalog = open(&path).await;
-    let again = open(&path).await;
+    let catalog = store.open().await;
+    let again = store.open().await;
     let listed = again.list_datasets().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(catalog.list_datasets().await.unwrap(), listed);
+}
+
+async fn open_picks_the_backend_from_the_location(store: Store) {
+    let catalog = store.open().await;
+    let expected = match store {
+        Store::Sqlite { .. } => "sqlite",
+        Store::Postgres { .. } => "postgres",
+    };
+    assert_eq!(catalog.backend_name(), expected);
+}
+
+async fn runs_are_searched_by_their_latest_metric(store: Store) {
+    let catalog = store.open().await;
+    let mut runs = Vec::new();
+    // Latest accuracy per run: 0.5, 0.7, 0.9, NaN; the earlier steps must not count.
+    for (index, latest) in [0.5, 0.7, 0.9, f64::NAN].into_iter().enumerate() {
+        let run_id = start_run(&catalog, "churn").await;
+        catalog
+            .log_metrics(
+                &run_id,
+                &[
+                    point("accuracy", 0.99, 1, 1),
+                    point("accuracy", latest, 2, 2),
+                    point("loss", 0.1, 2, 2),
+                ],
+            )
+            .await
+            .unwrap();
+        runs.push((index, run_id));
+    }
+    let other_experiment = start_run(&catalog, "fraud").await;
+    catalog
+        .log_metrics(&other_experiment, &[point("accuracy", 0.95, 1, 1)])
+        .await
+        .unwrap();
+    let search = |comparison: &str, value: f64| {
+        let catalog = catalog.clone();
+        let comparison: MetricComparison = comparison.parse().unwrap();
+        async move {
+            let mut found: Vec<String> = catalog
+                .search_runs_by_metric("1", "accuracy", comparison, value)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|run| run.run_id.to_string())
+                .collect();
+            found.sort();
+            found
+        }
+    };
+    let ids = |indices: &[usize]| {
+        let mut ids: Vec<String> = indices.iter().map(|i| runs[*i].1.to_string()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(search(">=", 0.7).await, ids(&[1, 2]));
+    assert_eq!(search(">", 0.7).await, ids(&[2]));
+    assert_eq!(search("<", 0.7).await, ids(&[0]));
+    assert_eq!(search("<=", 0.7).await, ids(&[0, 1]));
+    assert_eq!(search("=", 0.9).await, ids(&[2]));
+    assert_eq!(search("!=", 0.9).await, ids(&[0, 1]));
+    assert_eq!(search(">", 0.99).await, ids(&[]));
+    assert!(
+        catalog
+            .search_runs_by_metric("1", "recall", MetricComparison::Greater, 0.0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let err = catalog
+        .search_runs_by_metric("1", "accuracy", MetricComparison::Greater, f64::NAN)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CatalogError::Invalid { .. }), "{err:?}");
+    let err = "=>".parse::<MetricComparison>().unwrap_err();
+    assert!(
+        err.to_string().contains("one of <, <=, >, >=, =, !="),
+        "{err}"
+    );
+}
+
+async fn lineage_edges_are_written_with_the_version(store: Store) {
+    let catalog = store.open().await;
+    let run_id = start_run(&catalog, "churn").await;
+    let mut new = version_of("churn", "a");
+    new.run_id = Some(run_id.clone());
+    new.transform_digest = Some(Digest::of(b"transform"));
+    new.dataset_digest = Some(Digest::of(b"data"));
+    catalog.create_model_version(new).await.unwrap();
+    catalog
+        .create_model_version(version_of("churn", "b"))
+        .await
+        .unwrap();
+    let edges: Vec<(String, String, String)> = catalog
+        .lineage_edges(&model("churn"), 1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|edge| (edge.to_kind, edge.to_id, edge.relation))
+        .collect();
+    assert_eq!(
+        edges,
+        vec![
+            (
+                "dataset".to_string(),
+                Digest::of(b"data").to_string(),
+                "trained_on".to_string()
+            ),
+            (
+                "run".to_string(),
+                run_id.to_string(),
+                "produced_by".to_string()
+            ),
+            (
+                "transform".to_string(),
+                Digest::of(b"transform").to_string(),
+                "uses_transform".to_string()
+            ),
+        ]
+    );
+    assert!(
+        catalog
+            .lineage_edges(&model("churn"), 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+conformance!(
+    dataset_registration_numbers_versions_and_deduplicates_content,
+    dataset_not_found_says_what_exists,
+    transforms_register_idempotently_and_reject_bad_json,
+    experiments_are_found_by_name_or_created_with_integer_ids,
+    run_round_trip_with_params_metrics_and_tags,
+    unknown_run_is_not_found_everywhere,
+    params_are_immutable_and_a_conflicting_batch_writes_nothing,
+    nan_and_infinite_metrics_survive_storage,
+    model_versions_round_trip_with_lineage,
+    failed_registration_leaves_nothing_behind,
+    model_not_found_messages_list_what_exists,
+    alias_moves_are_checked_and_recorded,
+    concurrent_registrations_from_separate_catalogs_get_versions_1_to_20,
+    concurrent_alias_moves_with_the_same_expectation_have_one_winner,
+    concurrent_dataset_versions_and_experiments_are_allocated_once,
+    reopening_keeps_data_and_does_not_reapply_migrations,
+    open_picks_the_backend_from_the_location,
+    runs_are_searched_by_their_latest_metric,
+    lineage_edges_are_written_with_the_version,
+);
+
+#[tokio::test]
+async fn sqlite_catalogs_use_wal_journaling() {
+    let store = Store::sqlite();
+    let catalog = store.open().await;
+    catalog
+        .register_dataset(dataset("customers", "a"))
+        .await
+        .unwrap();
     // WAL journaling is a property of the file: its log exists beside it.
-    let mut wal = path.clone().into_os_string();
+    let mut wal = std::ffi::OsString::from(store.location());
     wal.push("-wal");
     assert!(Path::new(&wal).exists(), "no WAL file beside the catalog");
 }
 
 #[tokio::test]
-async fn open_reports_an_unusable_location() {
+async fn sqlite_open_reports_an_unusable_location() {
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("not-a-dir");
     std::fs::write(&blocker, b"").unwrap();
@@ -880,6 +1035,33 @@ async fn open_reports_an_unusable_location() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("not-a-dir"), "{err}");
+}
+
+#[tokio::test]
+async fn postgres_open_reports_the_server_without_its_password() {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    let err = Catalog::open("postgres://ada:secret@127.0.0.1:1/versa")
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("postgres://ada:***@127.0.0.1:1/versa"),
+        "{message}"
+    );
+    assert!(!message.contains("secret"), "{message}");
+    let err = Catalog::open("postgres://ada@127.0.0.1:notaport/versa")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CatalogError::Invalid {
+                what: "PostgreSQL URL",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 /// Servers and pipelines call the catalog from spawned tasks, so every
@@ -890,6 +1072,10 @@ fn every_operation_is_send(catalog: &Catalog, run_id: &RunId, name: &ModelName, 
     let digest = Digest::of(b"x");
     let dataset_name = DatasetName::new("d").unwrap();
     send(Catalog::open_sqlite(Path::new("x")));
+    send(Catalog::open_postgres("postgres://localhost/x"));
+    send(Catalog::open("x"));
+    send(catalog.search_runs_by_metric("1", "k", MetricComparison::Less, 0.0));
+    send(catalog.lineage_edges(name, 1));
     send(catalog.register_dataset(dataset("d", "x")));
     send(catalog.dataset(&dataset_name, None));
     send(catalog.list_datasets());

@@ -1,0 +1,179 @@
+//! The SQLite side of the catalog: opening a file (WAL, foreign keys, busy
+//! timeout), its migrations, and how a write excludes other writers.
+//!
+//! Concurrency: every write transaction starts with `BEGIN IMMEDIATE`, which
+//! takes SQLite's single database write lock before the first statement. Any
+//! read-then-write inside it (allocate `MAX(version) + 1`, compare the alias
+//! and swap) therefore runs alone among writers — in this process and in every
+//! other process using the file — so the row locks PostgreSQL needs are no-ops
+//! here. Readers are never blocked (WAL) and see only committed transactions.
+//!
+//! Crash safety is SQLite's: a process killed mid-transaction leaves the
+//! transaction in the WAL uncommitted, and the next opener rolls it back.
+//!
+//! Must not know any operation's SQL; that lives in the operation modules.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::{SqlSafeStr, Transaction};
+use versa_core::{ModelName, RunId};
+
+use crate::error::db;
+use crate::{CatalogError, Result};
+
+/// The database, for the backend-agnostic operation modules.
+pub(crate) type Db = sqlx::Sqlite;
+/// A result row, for the backend-agnostic operation modules.
+pub(crate) type DbRow = sqlx::sqlite::SqliteRow;
+
+/// How long a writer waits for another writer's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The operations' view of a SQLite catalog.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ops<'a> {
+    pool: &'a SqlitePool,
+}
+
+impl<'a> Ops<'a> {
+    pub(crate) fn new(pool: &'a SqlitePool) -> Ops<'a> {
+        Ops { pool }
+    }
+
+    pub(crate) fn pool(&self) -> &'a SqlitePool {
+        self.pool
+    }
+
+    /// Starts a write transaction that holds the database write lock from its
+    /// first statement (see the module doc).
+    pub(crate) async fn write_tx(&self, operation: &str) -> Result<Transaction<'static, Db>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db(format!("start transaction to {operation}")))
+    }
+
+    /// Serialises writers of one model. `BEGIN IMMEDIATE` already did.
+    pub(crate) async fn lock_model(
+        &self,
+        _tx: &mut Transaction<'static, Db>,
+        _name: &ModelName,
+        _operation: &str,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// Serialises writers of one run. `BEGIN IMMEDIATE` already did.
+    pub(crate) async fn lock_run(
+        &self,
+        _tx: &mut Transaction<'static, Db>,
+        _run_id: &RunId,
+        _operation: &str,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// Serialises writers of one name in a namespace (datasets by name, the
+    /// experiment id sequence). `BEGIN IMMEDIATE` already did.
+    pub(crate) async fn lock_name(
+        &self,
+        _tx: &mut Transaction<'static, Db>,
+        _namespace: &str,
+        _name: &str,
+        _operation: &str,
+    ) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The schema migrations for SQLite, embedded so the binary carries its schema.
+fn migrator() -> Migrator {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "init".into(),
+        MigrationType::Simple,
+        include_str!("../migrations/sqlite/0001_init.sql").into_sql_str(),
+        false,
+    )])
+}
+
+pub(crate) async fn open(path: &Path) -> Result<SqlitePool> {
+    let location = path.display().to_string();
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .map_err(db(format!("open catalog at `{location}`")))?;
+    enable_wal(&pool, &location).await?;
+
+    let mut tx = pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(db(format!("lock catalog at `{location}` for migration")))?;
+    // `run_direct` on the connection rather than `run` (generic over
+    // `Acquire`): the latter makes this future not `Send` for spawned tasks.
+    migrator()
+        .run_direct(None, &mut *tx, false)
+        .await
+        .map_err(|source| CatalogError::Migrate {
+            location: location.clone(),
+            source,
+        })?;
+    tx.commit()
+        .await
+        .map_err(db(format!("commit migrations of catalog at `{location}`")))?;
+    Ok(pool)
+}
+
+/// Switches the file to WAL journaling if it is not already.
+///
+/// Done here rather than as a connect option because entering WAL needs an
+/// exclusive lock that SQLite's busy timeout does not wait for; when many
+/// processes create the file at once, all but one would fail. WAL is a
+/// property of the file, so once set every later connection uses it.
+async fn enable_wal(pool: &SqlitePool, location: &str) -> Result<()> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        let attempt: std::result::Result<String, sqlx::Error> =
+            sqlx::query_scalar("PRAGMA journal_mode = WAL")
+                .fetch_one(pool)
+                .await;
+        match attempt {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(mode) => {
+                return Err(CatalogError::Invalid {
+                    what: "catalog location",
+                    value: location.to_string(),
+                    expected: format!(
+                        "a file on a filesystem that supports SQLite's WAL mode (journal mode stayed `{mode}`)"
+                    ),
+                });
+            }
+            Err(error) if is_busy(&error) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(error) => {
+                return Err(db(format!("enable WAL journaling on `{location}`"))(error));
+            }
+        }
+    }
+}
+
+fn is_busy(error: &sqlx::Error) -> bool {
+    match error {
+        // SQLITE_BUSY is 5; extended codes keep it in the low byte.
+        sqlx::Error::Database(database) => database
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == 5),
+        _ => false,
+    }
+}
