@@ -10,7 +10,7 @@ use versa_blobs::BlobStore;
 use versa_catalog::Catalog;
 use versa_core::manifest::ModelManifest;
 use versa_core::{Digest, ModelName, VersionSelector};
-use versa_mlp::{Mlp, RowScratch};
+use versa_mlp::{Mlp, RowScratch, RowTrace};
 use versa_tabular::transform::{FittedTransform, RowError};
 
 use crate::PipelineError;
@@ -38,6 +38,27 @@ pub struct Prediction {
     pub label: String,
     /// Probability of each class label.
     pub probabilities: BTreeMap<String, f32>,
+}
+
+/// One transformed feature of a traced row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureValue {
+    /// The feature's name, as the fitted transform names it (e.g. `contract=month-to-month`).
+    pub name: String,
+    /// Its value, as the network receives it.
+    pub value: f32,
+}
+
+/// How one raw row went through a model version: the transform's output,
+/// every hidden layer, and the softmax, for explaining a prediction.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PredictionTrace {
+    /// Model input features after the fitted transform, in the network's order.
+    pub features: Vec<FeatureValue>,
+    /// Hidden layer activations, softmax output and the predicted class index.
+    pub network: RowTrace,
+    /// The labelled prediction, exactly as [`ModelBundle::predict_row`] answers it.
+    pub prediction: Prediction,
 }
 
 impl ModelBundle {
@@ -84,6 +105,32 @@ impl ModelBundle {
         self.model
             .predict_proba_row(&features, &mut scratch, &mut probabilities);
         Ok(self.prediction(&probabilities))
+    }
+
+    /// Validates and transforms one raw row like [`ModelBundle::predict_row`],
+    /// and records what each layer made of it.
+    pub fn trace_row(
+        &self,
+        row: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<PredictionTrace, RowError> {
+        let values = self.transform.transform_json_row(row)?;
+        let network = self.model.trace_row(&values);
+        let prediction = self.prediction(&network.probabilities);
+        let features = self
+            .transform
+            .feature_names()
+            .iter()
+            .zip(values)
+            .map(|(name, value)| FeatureValue {
+                name: name.clone(),
+                value,
+            })
+            .collect();
+        Ok(PredictionTrace {
+            features,
+            network,
+            prediction,
+        })
     }
 
     /// Turns softmax output into a labelled prediction.

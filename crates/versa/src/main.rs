@@ -52,6 +52,8 @@ enum Command {
     /// Training runs.
     #[command(subcommand)]
     Runs(commands::runs::Command),
+    /// Train one new model version on a registered dataset, with a live training trace.
+    Train(commands::train::Args),
     /// Trace a model version back to its data: alias → version → run →
     /// transform → dataset version.
     Lineage(commands::lineage::Args),
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
             Command::Quickstart(args) => commands::quickstart::run(&global, args).await,
             Command::Models(command) => commands::models::run(&global, command).await,
             Command::Runs(command) => commands::runs::run(&global, command).await,
+            Command::Train(args) => commands::train::run(&global, args).await,
             Command::Lineage(args) => commands::lineage::run(&global, args).await,
             Command::Predict(args) => commands::predict::run(&global, args).await,
             Command::Serve(args) => commands::serve::run(&global, args).await,

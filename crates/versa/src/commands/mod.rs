@@ -6,6 +6,7 @@ pub(crate) mod predict;
 pub(crate) mod quickstart;
 pub(crate) mod runs;
 pub(crate) mod serve;
+pub(crate) mod train;
 
 use std::path::PathBuf;
 
