@@ -46,6 +46,9 @@ enum Command {
     /// Run the whole lifecycle on embedded sample data: data → preprocessing →
     /// features → model v1 and v2 → evaluation → deployment → a live prediction.
     Quickstart(commands::quickstart::Args),
+    /// Dataset versions: add a CSV or Parquet file, list, show statistics, diff two versions.
+    #[command(subcommand)]
+    Data(commands::data::Command),
     /// Registered models and their versions.
     #[command(subcommand)]
     Models(commands::models::Command),
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Quickstart(args) => commands::quickstart::run(&global, args).await,
+            Command::Data(command) => commands::data::run(&global, command).await,
             Command::Models(command) => commands::models::run(&global, command).await,
             Command::Runs(command) => commands::runs::run(&global, command).await,
             Command::Train(args) => commands::train::run(&global, args).await,

@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its clap arguments and its `run`.
 
+pub(crate) mod data;
 pub(crate) mod lineage;
 pub(crate) mod models;
 pub(crate) mod predict;
