@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::Row;
+use sqlx::{QueryBuilder, Row};
 use versa_core::{Hasher, RunId};
 
 use crate::error::db;
@@ -74,6 +74,24 @@ fn new_run_id() -> RunId {
     let hex = hasher.finish().to_hex();
     // 32 hex digits always satisfy RunId's character rules.
     RunId::new(&hex[..32]).unwrap_or_else(|_| unreachable!("hex digits are a valid run id"))
+}
+
+/// Metric points per multi-row statement: 6 parameters each keeps a statement
+/// under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
+const POINTS_PER_STATEMENT: usize = 1000;
+
+/// The newest point of each key in a batch, by key: a later (step,
+/// timestamp) wins, and of equal ones the point logged last — the same
+/// outcome as applying the points one by one.
+fn newest_per_key(metrics: &[MetricPoint]) -> Vec<&MetricPoint> {
+    let mut newest: BTreeMap<&str, &MetricPoint> = BTreeMap::new();
+    for point in metrics {
+        let entry = newest.entry(point.key.as_str()).or_insert(point);
+        if (point.step, point.timestamp) >= (entry.step, entry.timestamp) {
+            *entry = point;
+        }
+    }
+    newest.into_values().collect()
 }
 
 fn run_not_found(run_id: &RunId) -> CatalogError {
@@ -403,41 +421,57 @@ for_each_backend! {
             let mut tx = self.write_tx(&operation).await?;
             self.lock_run(&mut tx, run_id, &operation).await?;
             self.require_run(&mut *tx, run_id, &operation).await?;
-            for point in metrics {
-                let (value, is_nan) = encode_metric(point.value);
-                sqlx::query(
-                    "INSERT INTO metrics (run_id, key, value, timestamp, step, is_nan) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                )
-                .bind(run_id.as_str())
-                .bind(&point.key)
-                .bind(value)
-                .bind(point.timestamp)
-                .bind(point.step)
-                .bind(is_nan)
-                .execute(&mut *tx)
-                .await
-                .map_err(db(&operation))?;
-                // Newer means a later (step, timestamp); ties go to the point logged last.
-                sqlx::query(
-                    "INSERT INTO latest_metrics (run_id, key, value, timestamp, step, is_nan) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (run_id, key) DO UPDATE SET \
-                   value = excluded.value, timestamp = excluded.timestamp, \
-                   step = excluded.step, is_nan = excluded.is_nan \
-                 WHERE excluded.step > latest_metrics.step \
-                    OR (excluded.step = latest_metrics.step \
-                        AND excluded.timestamp >= latest_metrics.timestamp)",
-                )
-                .bind(run_id.as_str())
-                .bind(&point.key)
-                .bind(value)
-                .bind(point.timestamp)
-                .bind(point.step)
-                .bind(is_nan)
-                .execute(&mut *tx)
-                .await
-                .map_err(db(&operation))?;
+            // Multi-row statements: one round trip per chunk instead of two
+            // per point, which is what a remote PostgreSQL pays for.
+            for chunk in metrics.chunks(POINTS_PER_STATEMENT) {
+                let mut insert = QueryBuilder::<Db>::new(
+                    "INSERT INTO metrics (run_id, key, value, timestamp, step, is_nan) ",
+                );
+                insert.push_values(chunk, |mut row, point| {
+                    let (value, is_nan) = encode_metric(point.value);
+                    row.push_bind(run_id.as_str().to_string())
+                        .push_bind(point.key.clone())
+                        .push_bind(value)
+                        .push_bind(point.timestamp)
+                        .push_bind(point.step)
+                        .push_bind(is_nan);
+                });
+                insert.push(" ON CONFLICT DO NOTHING");
+                insert
+                    .build()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db(&operation))?;
+            }
+            // One candidate per key (a statement may not upsert a row twice);
+            // it replaces the stored latest only if it is at least as new.
+            let newest = newest_per_key(metrics);
+            for chunk in newest.chunks(POINTS_PER_STATEMENT) {
+                let mut upsert = QueryBuilder::<Db>::new(
+                    "INSERT INTO latest_metrics (run_id, key, value, timestamp, step, is_nan) ",
+                );
+                upsert.push_values(chunk, |mut row, point| {
+                    let (value, is_nan) = encode_metric(point.value);
+                    row.push_bind(run_id.as_str().to_string())
+                        .push_bind(point.key.clone())
+                        .push_bind(value)
+                        .push_bind(point.timestamp)
+                        .push_bind(point.step)
+                        .push_bind(is_nan);
+                });
+                upsert.push(
+                    " ON CONFLICT (run_id, key) DO UPDATE SET \
+                     value = excluded.value, timestamp = excluded.timestamp, \
+                     step = excluded.step, is_nan = excluded.is_nan \
+                     WHERE excluded.step > latest_metrics.step \
+                        OR (excluded.step = latest_metrics.step \
+                            AND excluded.timestamp >= latest_metrics.timestamp)",
+                );
+                upsert
+                    .build()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db(&operation))?;
             }
             tx.commit().await.map_err(db(&operation))
         }
@@ -647,6 +681,29 @@ for_each_backend! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_newest_point_per_key_is_the_latest_step_then_timestamp_then_last_logged() {
+        let point = |key: &str, value: f64, timestamp: i64, step: i64| MetricPoint {
+            key: key.to_string(),
+            value,
+            timestamp,
+            step,
+        };
+        let batch = [
+            point("loss", 0.9, 100, 1),
+            point("loss", 0.5, 50, 2),
+            point("acc", 0.1, 10, 3),
+            point("loss", 0.7, 200, 1),
+            point("acc", 0.2, 10, 3),
+            point("loss", 0.4, 40, 2),
+        ];
+        let newest: Vec<(&str, f64)> = newest_per_key(&batch)
+            .into_iter()
+            .map(|p| (p.key.as_str(), p.value))
+            .collect();
+        assert_eq!(newest, vec![("acc", 0.2), ("loss", 0.5)]);
+    }
 
     #[test]
     fn run_ids_are_32_lowercase_hex_and_distinct() {

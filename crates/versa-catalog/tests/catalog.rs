@@ -395,6 +395,41 @@ async fn params_are_immutable_and_a_conflicting_batch_writes_nothing(store: Stor
     );
 }
 
+async fn a_batch_larger_than_one_statement_is_logged_whole(store: Store) {
+    let catalog = store.open().await;
+    let run_id = start_run(&catalog, "churn").await;
+    // 2,501 points over two keys: more than one multi-row statement, the
+    // newest point of each key in different statements, and one exact
+    // duplicate (kept once).
+    let mut batch: Vec<MetricPoint> = (0..2500)
+        .map(|index| {
+            point(
+                ["loss", "accuracy"][index % 2],
+                index as f64,
+                7,
+                index as i64 / 2,
+            )
+        })
+        .collect();
+    batch.push(point("loss", 0.0, 7, 0));
+    catalog.log_metrics(&run_id, &batch).await.unwrap();
+    let history = catalog.metric_history(&run_id, "loss").await.unwrap();
+    assert_eq!(history.len(), 1250);
+    assert_eq!(history.last().unwrap().value, 2498.0);
+    let latest = catalog.run(&run_id).await.unwrap().latest_metrics;
+    assert_eq!(latest["loss"], 2498.0);
+    assert_eq!(latest["accuracy"], 2499.0);
+    // An older point logged later does not replace the latest value.
+    catalog
+        .log_metrics(&run_id, &[point("loss", -1.0, 8, 3)])
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog.run(&run_id).await.unwrap().latest_metrics["loss"],
+        2498.0
+    );
+}
+
 async fn nan_and_infinite_metrics_survive_storage(store: Store) {
     let catalog = store.open().await;
     let run_id = start_run(&catalog, "churn").await;
@@ -999,6 +1034,7 @@ conformance!(
     unknown_run_is_not_found_everywhere,
     params_are_immutable_and_a_conflicting_batch_writes_nothing,
     nan_and_infinite_metrics_survive_storage,
+    a_batch_larger_than_one_statement_is_logged_whole,
     model_versions_round_trip_with_lineage,
     failed_registration_leaves_nothing_behind,
     model_not_found_messages_list_what_exists,
