@@ -75,13 +75,17 @@ def main():
             args.versa_bin, "accuracy", "--train", train_csv, "--test", test_csv,
             "--hidden", ",".join(map(str, hidden)), "--epochs", str(args.epochs),
             "--lr", str(lr), "--alpha", str(alpha), "--batch", str(batch), "--seed", str(seed),
+            # scikit-learn's initialisation (weights and biases uniform in
+            # ±sqrt(6 / (fan_in + fan_out))), so only the engines differ.
+            "--init", "glorot-uniform",
         ]
         versa = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
         rows.append((seed, versa["accuracy"], sk_accuracy, versa["train_seconds"], sk_seconds))
 
     print(f"data: {args.train_rows} train / {args.test_rows} test rows, 12 features, "
           f"positive rate {y.mean():.3f}; MLP 12 → 64 → 32 → 2 relu, adam lr {lr}, "
-          f"alpha {alpha}, batch {batch}, {args.epochs} epochs, shuffle, no early stopping")
+          f"alpha {alpha}, batch {batch}, {args.epochs} epochs, shuffle, no early stopping, "
+          f"Glorot-uniform init (weights and biases) on both sides")
     print(f"{'seed':>4}  {'versa acc':>9}  {'sklearn acc':>11}  {'diff (pts)':>10}  "
           f"{'versa s':>8}  {'sklearn s':>9}")
     for seed, va, sa, vs, ss in rows:

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! bench_train accuracy --train TRAIN.csv --test TEST.csv [--hidden 64,32 --epochs 30 --lr 0.001
-//!                      --alpha 0.0001 --batch 64 --seed 0]
+//!                      --alpha 0.0001 --batch 64 --seed 0 --init auto|glorot-uniform]
 //! bench_train speed --train TRAIN.csv [--hidden 64,32 --epochs 5 --batch 64 --lr 0.001
 //!                   --alpha 0.0001 --single-rows 50000 --batches 200]
 //! ```
@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use ndarray::{Array2, Axis, Slice};
-use versa_mlp::{Activation, Mlp, Optimizer, RowScratch, TrainConfig, train};
+use versa_mlp::{Activation, Initialization, Mlp, Optimizer, RowScratch, TrainConfig, train};
 
 /// A dataset read from CSV: features row-major and class indices.
 struct Data {
@@ -114,6 +114,17 @@ impl Options {
         }
     }
 
+    /// `--init auto|glorot-uniform` (default `auto`, versa's own scheme).
+    fn init(&self) -> Result<Initialization, String> {
+        match self.text("init").unwrap_or("auto") {
+            "auto" => Ok(Initialization::Auto),
+            "glorot-uniform" | "glorot_uniform" => Ok(Initialization::GlorotUniform),
+            other => Err(format!(
+                "--init `{other}` is not a scheme; expected `auto` or `glorot-uniform`"
+            )),
+        }
+    }
+
     fn config(&self, default_epochs: usize) -> Result<TrainConfig, String> {
         let hidden = self
             .text("hidden")
@@ -134,6 +145,7 @@ impl Options {
             batch_size: self.number("batch", 64)?,
             epochs: self.number("epochs", default_epochs)?,
             seed: self.number("seed", 0)?,
+            init: self.init()?,
             early_stopping: None,
             class_weights: None,
         };

@@ -56,6 +56,30 @@ pub struct EarlyStopping {
     pub min_delta: f64,
 }
 
+/// How the weights (and biases) of a fresh network are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Initialization {
+    /// versa's own choice per activation: He-normal (std `sqrt(2 / fan_in)`)
+    /// for relu, Glorot-uniform for tanh and logistic; biases start at zero.
+    #[default]
+    Auto,
+    /// scikit-learn's `MLPClassifier` scheme, for like-for-like comparisons:
+    /// every layer's weights and biases uniform in `±sqrt(6 / (fan_in +
+    /// fan_out))`, with factor 2 instead of 6 when the activation is logistic.
+    GlorotUniform,
+}
+
+impl Initialization {
+    /// The snake_case name used in configs and run logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Initialization::Auto => "auto",
+            Initialization::GlorotUniform => "glorot_uniform",
+        }
+    }
+}
+
 /// Everything that determines a training run (with the data and the seed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -77,6 +101,10 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Seeds weight initialisation and mini-batch shuffling.
     pub seed: u64,
+    /// How the initial weights are drawn. Absent in configs written before
+    /// the choice existed, which then mean today's [`Initialization::Auto`].
+    #[serde(default)]
+    pub init: Initialization,
     /// Stop on a validation-loss plateau; needs a validation set.
     pub early_stopping: Option<EarlyStopping>,
     /// Per-class multiplier of each sample's loss, indexed by class.
@@ -94,6 +122,7 @@ impl Default for TrainConfig {
             batch_size: 64,
             epochs: 50,
             seed: 0,
+            init: Initialization::Auto,
             early_stopping: None,
             class_weights: None,
         }
@@ -163,6 +192,12 @@ impl TrainConfig {
             }
             Optimizer::Sgd { momentum, .. } => check_unit_interval("momentum", momentum)?,
         }
+        // Every scheme suits every activation and shape (the logistic factor is
+        // applied inside), so there is nothing to reject; the exhaustive match
+        // makes a future scheme with constraints decide here.
+        match self.init {
+            Initialization::Auto | Initialization::GlorotUniform => {}
+        }
         if let Some(early) = &self.early_stopping {
             if early.patience == 0 {
                 return Err(MlpError::config(
@@ -204,7 +239,7 @@ impl TrainConfig {
     /// when none), `activation`, `optimizer`, the optimizer's own parameters
     /// (`beta1`, `beta2`, `epsilon` or `momentum`, `nesterov`),
     /// `learning_rate`, `weight_decay`, `batch_size`, `epochs`, `seed`,
-    /// `early_stopping` ("none" or "on", with `patience` and `min_delta`) and
+    /// `init` ("auto" or "glorot_uniform"), `early_stopping` ("none" or "on", with `patience` and `min_delta`) and
     /// `class_weights` ("none" or "1,2.5").
     pub fn to_params(&self) -> BTreeMap<String, String> {
         let mut params = BTreeMap::new();
@@ -234,6 +269,7 @@ impl TrainConfig {
         put("batch_size", self.batch_size.to_string());
         put("epochs", self.epochs.to_string());
         put("seed", self.seed.to_string());
+        put("init", self.init.name().to_owned());
         match &self.early_stopping {
             None => put("early_stopping", "none".to_owned()),
             Some(early) => {
@@ -296,6 +332,7 @@ mod tests {
         assert_eq!(params["batch_size"], "64");
         assert_eq!(params["epochs"], "50");
         assert_eq!(params["seed"], "0");
+        assert_eq!(params["init"], "auto");
         assert_eq!(params["early_stopping"], "none");
         assert_eq!(params["class_weights"], "none");
         assert!(!params.contains_key("momentum"));
@@ -471,5 +508,35 @@ mod tests {
         assert!(json.contains("\"kind\":\"adam\""), "{json}");
         let back: TrainConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, config);
+    }
+
+    #[test]
+    fn init_is_snake_case_optional_and_logged() {
+        let config = TrainConfig {
+            init: Initialization::GlorotUniform,
+            ..TrainConfig::default()
+        };
+        config.validate().unwrap();
+        assert_eq!(config.to_params()["init"], "glorot_uniform");
+        let json = serde_json::to_string(&config).unwrap();
+        assert!(json.contains("\"init\":\"glorot_uniform\""), "{json}");
+        assert_eq!(serde_json::from_str::<TrainConfig>(&json).unwrap(), config);
+
+        // A config written before `init` existed still parses, as `auto`.
+        let mut old = serde_json::to_value(TrainConfig::default()).unwrap();
+        old.as_object_mut().unwrap().remove("init");
+        let back: TrainConfig = serde_json::from_value(old).unwrap();
+        assert_eq!(back.init, Initialization::Auto);
+        assert_eq!(back, TrainConfig::default());
+
+        let mut unknown = serde_json::to_value(TrainConfig::default()).unwrap();
+        unknown["init"] = serde_json::json!("he_normal");
+        let error = serde_json::from_value::<TrainConfig>(unknown)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("he_normal") && error.contains("glorot_uniform"),
+            "{error}"
+        );
     }
 }

@@ -10,7 +10,7 @@
 //! in the tests.
 //!
 //! What lives here:
-//! - [`TrainConfig`] (with [`Optimizer`], [`EarlyStopping`]) and [`train`], which
+//! - [`TrainConfig`] (with [`Optimizer`], [`EarlyStopping`], [`Initialization`]) and [`train`], which
 //!   reports every epoch to a callback that may cancel;
 //! - [`Mlp`]: the fitted weights, batch and single-row inference, a per-layer
 //!   [`RowTrace`] for explaining one prediction, and safetensors (de)serialisation;
@@ -40,7 +40,7 @@ pub mod observe;
 mod optimizer;
 mod train;
 
-pub use config::{EarlyStopping, Optimizer, TrainConfig};
+pub use config::{EarlyStopping, Initialization, Optimizer, TrainConfig};
 pub use error::MlpError;
 pub use model::{LayerTrace, Mlp, RowScratch, RowTrace, WEIGHTS_FORMAT};
 pub use train::{EpochStats, StopReason, TrainOutcome, train};

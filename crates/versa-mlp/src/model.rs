@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use versa_core::Rng;
 use versa_core::manifest::{Activation, Architecture};
 
+use crate::config::Initialization;
 use crate::error::MlpError;
 use crate::network::{self, Params, Workspace, argmax, logistic};
 
@@ -29,12 +30,9 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    /// Fresh weights for `input_dim → hidden… → n_classes`, drawn from
-    /// `Rng::derive(seed, "mlp-init")` layer by layer, row-major. Relu
-    /// networks use He initialisation (normal, std `sqrt(2 / fan_in)`); tanh
-    /// and logistic ones use Glorot's uniform bound `sqrt(6 / (fan_in +
-    /// fan_out))`, with factor 2 instead of 6 for logistic as scikit-learn
-    /// does. Biases start at zero.
+    /// Fresh weights for `input_dim → hidden… → n_classes` with
+    /// [`Initialization::Auto`]: the same as
+    /// `Mlp::init_with(input_dim, n_classes, hidden, activation, Initialization::Auto, seed)`.
     pub fn init(
         input_dim: usize,
         n_classes: usize,
@@ -42,34 +40,79 @@ impl Mlp {
         activation: Activation,
         seed: u64,
     ) -> Mlp {
+        Mlp::init_with(
+            input_dim,
+            n_classes,
+            hidden,
+            activation,
+            Initialization::Auto,
+            seed,
+        )
+    }
+
+    /// Fresh weights for `input_dim → hidden… → n_classes`, drawn from
+    /// `Rng::derive(seed, "mlp-init")` layer by layer, row-major, so one seed
+    /// always gives the same bits.
+    ///
+    /// [`Initialization::Auto`]: relu networks use He initialisation (normal,
+    /// std `sqrt(2 / fan_in)`); tanh and logistic ones use Glorot's uniform
+    /// bound `sqrt(6 / (fan_in + fan_out))`, with factor 2 instead of 6 for
+    /// logistic as scikit-learn does. Biases start at zero.
+    ///
+    /// [`Initialization::GlorotUniform`]: scikit-learn's scheme for every
+    /// activation: each layer's weights, then its biases, uniform within that
+    /// Glorot bound (factor 2 for logistic, 6 otherwise).
+    pub fn init_with(
+        input_dim: usize,
+        n_classes: usize,
+        hidden: &[usize],
+        activation: Activation,
+        initialization: Initialization,
+        seed: u64,
+    ) -> Mlp {
         let mut rng = Rng::derive(seed, "mlp-init");
         let mut widths = Vec::with_capacity(hidden.len() + 2);
         widths.push(input_dim);
         widths.extend_from_slice(hidden);
         widths.push(n_classes);
+        let glorot_bound = |fan_in: usize, fan_out: usize| {
+            let factor = if activation == Activation::Logistic {
+                2.0
+            } else {
+                6.0
+            };
+            (factor / (fan_in + fan_out).max(1) as f64).sqrt()
+        };
         let mut weights = Vec::with_capacity(widths.len() - 1);
         let mut biases = Vec::with_capacity(widths.len() - 1);
         for pair in widths.windows(2) {
             let (fan_in, fan_out) = (pair[0], pair[1]);
-            let layer = match activation {
-                Activation::Relu => {
+            let (layer, bias) = match (initialization, activation) {
+                (Initialization::Auto, Activation::Relu) => {
                     let std = (2.0 / fan_in.max(1) as f64).sqrt();
-                    Array2::from_shape_fn((fan_in, fan_out), |_| (std * rng.normal()) as f32)
+                    let layer =
+                        Array2::from_shape_fn((fan_in, fan_out), |_| (std * rng.normal()) as f32);
+                    (layer, Array1::zeros(fan_out))
                 }
-                Activation::Tanh | Activation::Logistic => {
-                    let factor = if activation == Activation::Logistic {
-                        2.0
-                    } else {
-                        6.0
-                    };
-                    let bound = (factor / (fan_in + fan_out).max(1) as f64).sqrt();
-                    Array2::from_shape_fn((fan_in, fan_out), |_| {
+                (Initialization::Auto, Activation::Tanh | Activation::Logistic) => {
+                    let bound = glorot_bound(fan_in, fan_out);
+                    let layer = Array2::from_shape_fn((fan_in, fan_out), |_| {
                         rng.uniform_range(-bound, bound) as f32
-                    })
+                    });
+                    (layer, Array1::zeros(fan_out))
+                }
+                (Initialization::GlorotUniform, _) => {
+                    let bound = glorot_bound(fan_in, fan_out);
+                    let layer = Array2::from_shape_fn((fan_in, fan_out), |_| {
+                        rng.uniform_range(-bound, bound) as f32
+                    });
+                    let bias =
+                        Array1::from_shape_fn(fan_out, |_| rng.uniform_range(-bound, bound) as f32);
+                    (layer, bias)
                 }
             };
             weights.push(layer);
-            biases.push(Array1::zeros(fan_out));
+            biases.push(bias);
         }
         Mlp {
             architecture: Architecture {
@@ -518,6 +561,62 @@ mod tests {
                 .iter()
                 .all(|b| b.iter().all(|&v| v == 0.0))
         );
+    }
+
+    #[test]
+    fn glorot_uniform_draws_weights_and_biases_within_the_sklearn_bound() {
+        let widths = [12usize, 64, 32, 2];
+        for activation in [Activation::Relu, Activation::Tanh, Activation::Logistic] {
+            let factor = if activation == Activation::Logistic {
+                2.0
+            } else {
+                6.0
+            };
+            let glorot = Mlp::init_with(
+                12,
+                2,
+                &[64, 32],
+                activation,
+                Initialization::GlorotUniform,
+                5,
+            );
+            let again = Mlp::init_with(
+                12,
+                2,
+                &[64, 32],
+                activation,
+                Initialization::GlorotUniform,
+                5,
+            );
+            assert_eq!(glorot.to_safetensors(), again.to_safetensors());
+            let auto = Mlp::init(12, 2, &[64, 32], activation, 5);
+            assert_eq!(
+                auto,
+                Mlp::init_with(12, 2, &[64, 32], activation, Initialization::Auto, 5)
+            );
+            for (layer, pair) in widths.windows(2).enumerate() {
+                let bound = (factor / (pair[0] + pair[1]) as f64).sqrt() as f32;
+                let weights = &glorot.params.weights[layer];
+                let biases = &glorot.params.biases[layer];
+                assert!(weights.iter().chain(biases).all(|v| v.abs() <= bound));
+                // Drawn across the whole interval, not bunched near zero.
+                assert!(weights.iter().any(|v| v.abs() > 0.9 * bound), "{layer}");
+                assert!(biases.iter().any(|&v| v != 0.0), "{activation:?} {layer}");
+                assert!(auto.params.biases[layer].iter().all(|&v| v == 0.0));
+                if activation == Activation::Relu {
+                    assert_ne!(weights, &auto.params.weights[layer]);
+                }
+            }
+            // For tanh and logistic, `auto` draws the first layer's weights
+            // from the same stream and bound, but the biases (and so every
+            // later draw) differ.
+            assert_ne!(glorot, auto);
+            assert_ne!(glorot.params.weights[1], auto.params.weights[1]);
+        }
+        // Relu's He-normal draws exceed the Glorot bound somewhere; Glorot never does.
+        let he = Mlp::init(200, 2, &[100], Activation::Relu, 1);
+        let bound = (6.0f32 / 300.0).sqrt();
+        assert!(he.params.weights[0].iter().any(|v| v.abs() > bound));
     }
 
     #[test]

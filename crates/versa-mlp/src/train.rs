@@ -148,11 +148,12 @@ pub fn train(
         n_classes,
     };
     let activation = config.activation;
-    let mut params = Mlp::init(
+    let mut params = Mlp::init_with(
         input_dim,
         n_classes,
         &config.hidden,
         activation,
+        config.init,
         config.seed,
     )
     .into_params();
@@ -375,7 +376,7 @@ fn check_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{EarlyStopping, Optimizer};
+    use crate::config::{EarlyStopping, Initialization, Optimizer};
     use versa_core::manifest::Activation;
 
     /// Two Gaussian blobs in 2-D, centred at ±(1.5, 1.5), plus noise columns.
@@ -496,9 +497,10 @@ mod tests {
             batch_size: 20, // leaves a partial last batch
             ..small_config()
         };
-        let run = |seed| {
+        let run = |seed, init| {
             let config = TrainConfig {
                 seed,
+                init,
                 ..config.clone()
             };
             train(x.view(), &y, None, 2, &config, &mut keep_going())
@@ -506,8 +508,14 @@ mod tests {
                 .model
                 .to_safetensors()
         };
-        assert_eq!(run(5), run(5));
-        assert_ne!(run(5), run(6));
+        for init in [Initialization::Auto, Initialization::GlorotUniform] {
+            assert_eq!(run(5, init), run(5, init));
+            assert_ne!(run(5, init), run(6, init));
+        }
+        assert_ne!(
+            run(5, Initialization::Auto),
+            run(5, Initialization::GlorotUniform)
+        );
     }
 
     #[test]

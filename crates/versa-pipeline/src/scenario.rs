@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use versa_core::{Alias, DatasetName, Digest, ModelName};
-use versa_mlp::{Activation, EarlyStopping, Optimizer, TrainConfig};
+use versa_mlp::{Activation, EarlyStopping, Initialization, Optimizer, TrainConfig};
 use versa_tabular::expr::{DerivedFeature, compile};
 use versa_tabular::split::SplitFractions;
 use versa_tabular::transform::TransformSpec;
@@ -160,6 +160,7 @@ pub fn variants(seed: u64) -> [Variant; 2] {
                 batch_size: 64,
                 epochs: 5,
                 seed,
+                init: Initialization::Auto,
                 early_stopping: None,
                 class_weights: None,
             },
@@ -176,6 +177,7 @@ pub fn variants(seed: u64) -> [Variant; 2] {
                 batch_size: 64,
                 epochs: 200,
                 seed,
+                init: Initialization::Auto,
                 early_stopping: Some(EarlyStopping {
                     patience: 20,
                     min_delta: 1e-4,

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use versa_core::{DatasetRef, Digest, ModelName};
-use versa_mlp::{Activation, EarlyStopping, Optimizer, TrainConfig};
+use versa_mlp::{Activation, EarlyStopping, Initialization, Optimizer, TrainConfig};
 use versa_pipeline::ingest::load_dataset;
 use versa_pipeline::prepare::{PrepareConfig, prepare};
 use versa_pipeline::train::{TrainedVersion, Variant, train_variant};
@@ -37,7 +37,7 @@ const CONFIG_HELP: &str = "\
 Settings are taken from versa's defaults, then the --config file, then the flags (flags win).
 
 Defaults: hidden 64,32 · relu · adam (beta1 0.9, beta2 0.999, epsilon 1e-8) · learning rate 0.001 ·
-weight decay (L2) 0.0001 · batch 64 · 50 epochs · seed 42 · no early stopping · validation 0.2 ·
+weight decay (L2) 0.0001 · batch 64 · 50 epochs · seed 42 · init auto · no early stopping · validation 0.2 ·
 test 0.2 · transform: mean imputation + standard scaling for numbers, most-frequent imputation +
 one-hot for categories, no derived features.
 
@@ -52,6 +52,8 @@ The --config file (TOML; every section and key is optional, unknown keys are err
   batch_size = 64
   epochs = 50
   seed = 42                  # seeds the split, the initial weights and the shuffling
+  init = \"auto\"              # auto (He-normal for relu, Glorot for tanh/logistic, zero biases)
+                             # | glorot_uniform (scikit-learn's: weights and biases ±sqrt(6/(in+out)))
   patience = 10              # turns on early stopping on the validation loss
   min_delta = 0.0001         # smallest validation-loss decrease that counts (with patience)
   beta1 = 0.9                # adam only; also beta2, epsilon
@@ -109,6 +111,10 @@ pub(crate) struct Args {
     /// Update rule.
     #[arg(long, value_enum)]
     optimizer: Option<OptimizerName>,
+    /// Initial weights: `auto` (He-normal for relu, Glorot-uniform otherwise, zero biases)
+    /// or `glorot-uniform` (scikit-learn's scheme, biases too).
+    #[arg(long, value_enum)]
+    init: Option<InitName>,
     /// L2 penalty strength (scikit-learn's alpha).
     #[arg(long, value_name = "X")]
     weight_decay: Option<f64>,
@@ -175,6 +181,24 @@ enum OptimizerName {
     Sgd,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum InitName {
+    Auto,
+    // The flag spells it with a hyphen; accept that spelling in the file too.
+    #[serde(alias = "glorot-uniform")]
+    GlorotUniform,
+}
+
+impl From<InitName> for Initialization {
+    fn from(name: InitName) -> Initialization {
+        match name {
+            InitName::Auto => Initialization::Auto,
+            InitName::GlorotUniform => Initialization::GlorotUniform,
+        }
+    }
+}
+
 /// The `--config` file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -196,6 +220,7 @@ struct TrainSection {
     batch_size: Option<usize>,
     epochs: Option<usize>,
     seed: Option<u64>,
+    init: Option<InitName>,
     patience: Option<usize>,
     min_delta: Option<f64>,
     beta1: Option<f64>,
@@ -366,6 +391,10 @@ fn settings(args: &Args, file: ConfigFile) -> Result<Settings> {
             .unwrap_or(defaults.batch_size),
         epochs: args.epochs.or(section.epochs).unwrap_or(defaults.epochs),
         seed: args.seed.or(section.seed).unwrap_or(DEFAULT_SEED),
+        init: args
+            .init
+            .or(section.init)
+            .map_or(defaults.init, Initialization::from),
         early_stopping,
         class_weights: None,
     };
@@ -436,8 +465,13 @@ fn describe(config: &TrainConfig) -> String {
         Some(early) => format!(", early stopping (patience {})", early.patience),
         None => String::new(),
     };
+    // Only a non-default scheme is worth a word in the note.
+    let init = match config.init {
+        Initialization::Auto => String::new(),
+        other => format!(" · init {}", other.name()),
+    };
     format!(
-        "{hidden} {} · {} lr {} · L2 {} · batch {} · {} epochs{stopping} · seed {}",
+        "{hidden} {} · {} lr {} · L2 {} · batch {} · {} epochs{stopping} · seed {}{init}",
         config.activation.name(),
         config.optimizer.name(),
         config.learning_rate,
@@ -722,6 +756,29 @@ mod tests {
         assert_eq!(settings.fractions.validation, 0.1);
         assert_eq!(settings.transform.features.len(), 1);
         assert_eq!(settings.transform.features[0].name, "debt_ratio");
+        assert_eq!(settings.train.init, Initialization::Auto);
+    }
+
+    #[test]
+    fn init_comes_from_the_flag_or_the_file() {
+        let from_flag = settings(&args(&["--init", "glorot-uniform"]), ConfigFile::default());
+        assert_eq!(from_flag.unwrap().train.init, Initialization::GlorotUniform);
+        for spelling in ["glorot_uniform", "glorot-uniform"] {
+            let file = config(&format!("[train]\ninit = \"{spelling}\""));
+            let from_file = settings(&args(&[]), file).unwrap();
+            assert_eq!(from_file.train.init, Initialization::GlorotUniform);
+            assert!(describe(&from_file.train).ends_with("seed 42 · init glorot_uniform"));
+        }
+        let overridden = settings(
+            &args(&["--init", "auto"]),
+            config("[train]\ninit = \"glorot_uniform\""),
+        );
+        assert_eq!(overridden.unwrap().train.init, Initialization::Auto);
+        assert!(toml::from_str::<ConfigFile>("[train]\ninit = \"he\"").is_err());
+        let harness = Harness::try_parse_from([
+            "versa", "--data", "d", "--label", "l", "--model", "m", "--init", "he",
+        ]);
+        assert!(harness.is_err());
     }
 
     #[test]
