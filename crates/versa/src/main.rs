@@ -73,6 +73,7 @@ pub(crate) struct Global {
 }
 
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let global = Global {
@@ -111,6 +112,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `versa models list | head` closes stdout early; `println!` then panics.
+/// Like other Unix tools killed by SIGPIPE, exit quietly with status 141
+/// instead of printing a backtrace. (Resetting the SIGPIPE handler would need
+/// `unsafe`, which the workspace forbids.)
+fn quiet_on_closed_stdout() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default_hook(info);
+    }));
 }
 
 fn init_tracing(verbose: u8) {
