@@ -79,6 +79,17 @@ impl Catalog {
         dispatch!(self, ops => ops.set_model_version_tag(name, version, key, value).await)
     }
 
+    /// Replaces the free-text description of a version (the only mutable
+    /// field of a version besides its tags and aliases).
+    pub async fn set_model_version_description(
+        &self,
+        name: &ModelName,
+        version: u32,
+        description: &str,
+    ) -> Result<()> {
+        dispatch!(self, ops => ops.set_model_version_description(name, version, description).await)
+    }
+
     /// Points `alias` at `version` if the alias currently matches `expected`
     /// (compare-and-swap), recording the move in the alias history.
     ///
@@ -461,6 +472,31 @@ for_each_backend! {
         .execute(&mut *tx)
         .await
         .map_err(db(&operation))?;
+            tx.commit().await.map_err(db(&operation))
+        }
+
+        pub(crate) async fn set_model_version_description(
+            &self,
+            name: &ModelName,
+            version: u32,
+            description: &str,
+        ) -> Result<()> {
+            let operation = format!("describe `{name}/{version}`");
+            let mut tx = self.write_tx(&operation).await?;
+            if !self
+                .version_exists(&mut tx, name, version, &operation)
+                .await?
+            {
+                drop(tx);
+                return Err(self.version_not_found(name, version).await?);
+            }
+            sqlx::query("UPDATE model_versions SET description = $1 WHERE name = $2 AND version = $3")
+                .bind(description)
+                .bind(name.as_str())
+                .bind(i64::from(version))
+                .execute(&mut *tx)
+                .await
+                .map_err(db(&operation))?;
             tx.commit().await.map_err(db(&operation))
         }
 

@@ -1,4 +1,4 @@
-//! Moving aliases (`models promote`, `rollback`, `alias-history`), tags and
+//! Moving aliases (`models promote`, `rollback`, `alias-history`), tags, descriptions and
 //! `versa lineage`, driven through the built binary on one quickstart
 //! workspace. Tests that move aliases each use their own alias, so they can
 //! run in parallel on the shared workspace; `production` is left as the
@@ -219,6 +219,28 @@ fn rollback_without_a_previous_target_says_why() {
         &["models", "rollback", "nope", "--alias", "production"],
     );
     assert!(stderr.contains("`nope` not found"), "{stderr}");
+}
+
+#[test]
+fn describe_replaces_the_description() {
+    let dir = fixture();
+    let report = json_of(
+        dir,
+        &[
+            "models",
+            "describe",
+            "churn",
+            "1",
+            "the baseline we keep for reference",
+        ],
+    );
+    assert_eq!(report["description"], "the baseline we keep for reference");
+    assert_eq!(
+        version(dir, 1)["description"],
+        "the baseline we keep for reference"
+    );
+    let stderr = failure_of(dir, &["models", "describe", "churn", "9", "nothing"]);
+    assert!(stderr.contains("churn/9"), "{stderr}");
 }
 
 #[test]

@@ -69,6 +69,16 @@ pub(crate) enum Command {
         #[arg(required = true, value_name = "KEY=VALUE")]
         tags: Vec<String>,
     },
+    /// Set the free-text description of a version.
+    Describe {
+        /// Model name, e.g. `churn`.
+        name: ModelName,
+        /// Version number, e.g. `2` or `v2`.
+        #[arg(id = "model_version", value_name = "VERSION", value_parser = parse_version_number)]
+        version: u32,
+        /// The description.
+        text: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -203,6 +213,25 @@ pub(crate) async fn run(global: &Global, command: Command) -> Result<()> {
             version,
             tags,
         } => tag(global, catalog, &name, version, &tags).await,
+        Command::Describe {
+            name,
+            version,
+            text,
+        } => {
+            catalog
+                .set_model_version_description(&name, version, &text)
+                .await
+                .with_context(|| format!("cannot describe `{name}` v{version}"))?;
+            let described = catalog
+                .model_version(&name, version)
+                .await
+                .with_context(|| format!("cannot read `{name}` v{version} back"))?;
+            if global.json {
+                return super::print_json(&described);
+            }
+            println!("{name} v{version}: {text}");
+            Ok(())
+        }
     }
 }
 
