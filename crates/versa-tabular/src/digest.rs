@@ -22,9 +22,12 @@
 //! Whether a column is nullable is not hashed: it follows from the cells.
 //! Any change to this encoding must change the version tag.
 
+use arrow_array::Array;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
 use versa_core::{ColumnType, Digest, Hasher};
 
-use crate::table::{Table, Value};
+use crate::table::Table;
 
 /// The tag hashed first, naming the encoding version.
 pub const TABLE_DIGEST_VERSION: &str = "versa-table-digest/1";
@@ -41,29 +44,93 @@ pub fn content_digest(table: &Table) -> Digest {
         hasher.update_field(column.name.as_bytes());
         hasher.update_field(column.column_type.name().as_bytes());
     }
+    // Cells are encoded into a buffer hashed in large slices: the hash of a
+    // stream does not depend on how it is sliced, and one hasher call per
+    // few-byte cell would cost more than the hashing itself.
+    let mut out = Encoder {
+        hasher: &mut hasher,
+        buffer: Vec::with_capacity(ENCODER_BUFFER + 64),
+    };
     for (index, column) in table.schema().iter().enumerate() {
-        // Typed fast paths avoid building a `Value` per cell.
+        let array = table.column(index);
+        let present = |row: usize| !array.is_null(row);
         match column.column_type {
-            ColumnType::Integer | ColumnType::Float | ColumnType::Boolean => {
-                for row in 0..table.n_rows() {
-                    encode_cell(&mut hasher, &table.value(index, row));
+            ColumnType::Integer => {
+                let values = array.as_primitive::<Int64Type>().values();
+                for (row, value) in values.iter().enumerate() {
+                    out.cell(present(row), &value.to_le_bytes());
+                }
+            }
+            ColumnType::Float => {
+                let values = array.as_primitive::<Float64Type>().values();
+                for (row, value) in values.iter().enumerate() {
+                    out.cell(present(row), &canonical_float_bits(*value).to_le_bytes());
+                }
+            }
+            ColumnType::Boolean => {
+                let values = array.as_boolean();
+                for row in 0..values.len() {
+                    out.cell(present(row), &[u8::from(values.value(row))]);
                 }
             }
             ColumnType::Categorical => {
-                for text in table.text_column(index).unwrap_or_default() {
+                for text in array.as_string::<i32>().iter() {
                     match text {
-                        None => {
-                            hasher.update(&[0]);
-                        }
+                        None => out.cell(false, &[]),
                         Some(text) => {
-                            hasher.update(&[1]).update_field(text.as_bytes());
+                            let bytes = text.as_bytes();
+                            out.cell(true, &(bytes.len() as u64).to_le_bytes());
+                            out.raw(bytes);
                         }
                     }
                 }
             }
         }
     }
+    out.flush();
     hasher.finish()
+}
+
+/// Bytes buffered before they are handed to the hasher.
+const ENCODER_BUFFER: usize = 256 * 1024;
+
+struct Encoder<'a> {
+    hasher: &'a mut Hasher,
+    buffer: Vec<u8>,
+}
+
+impl Encoder<'_> {
+    /// One cell: `0` when missing, else `1` followed by its value bytes.
+    fn cell(&mut self, present: bool, value: &[u8]) {
+        if present {
+            self.buffer.push(1);
+            self.buffer.extend_from_slice(value);
+        } else {
+            self.buffer.push(0);
+        }
+        if self.buffer.len() >= ENCODER_BUFFER {
+            self.flush();
+        }
+    }
+
+    fn raw(&mut self, bytes: &[u8]) {
+        if bytes.len() >= ENCODER_BUFFER {
+            self.flush();
+            self.hasher.update(bytes);
+            return;
+        }
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= ENCODER_BUFFER {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.buffer.is_empty() {
+            self.hasher.update(&self.buffer);
+            self.buffer.clear();
+        }
+    }
 }
 
 /// The canonical bit pattern of a float: one zero, one NaN.
@@ -74,28 +141,6 @@ pub fn canonical_float_bits(value: f64) -> u64 {
         0
     } else {
         value.to_bits()
-    }
-}
-
-fn encode_cell(hasher: &mut Hasher, value: &Value) {
-    match value {
-        Value::Missing => {
-            hasher.update(&[0]);
-        }
-        Value::Integer(v) => {
-            hasher.update(&[1]).update(&v.to_le_bytes());
-        }
-        Value::Float(v) => {
-            hasher
-                .update(&[1])
-                .update(&canonical_float_bits(*v).to_le_bytes());
-        }
-        Value::Boolean(v) => {
-            hasher.update(&[1, u8::from(*v)]);
-        }
-        Value::Text(v) => {
-            hasher.update(&[1]).update_field(v.as_bytes());
-        }
     }
 }
 

@@ -8,7 +8,13 @@
 //! knows nothing about labels beyond "a column name" and nothing about models.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use arrow_array::Array;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use versa_core::ColumnType;
 use versa_core::schema::ColumnStats;
 
 use crate::error::TabularError;
@@ -18,59 +24,226 @@ use crate::table::{Table, Value};
 pub const TOP_VALUES: usize = 10;
 
 /// Statistics of every column, in column order.
+///
+/// Columns are independent, so they are computed on up to as many threads as
+/// the machine has cores; the result does not depend on the thread count.
 pub fn column_stats(table: &Table) -> Vec<ColumnStats> {
-    (0..table.n_columns())
-        .map(|index| single_column_stats(table, index))
+    let n_columns = table.n_columns();
+    let n_threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(n_columns);
+    if n_threads <= 1 {
+        return (0..n_columns)
+            .map(|index| single_column_stats(table, index))
+            .collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<Option<ColumnStats>> = vec![None; n_columns];
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..n_threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        if index >= n_columns {
+                            break done;
+                        }
+                        done.push((index, single_column_stats(table, index)));
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            // A worker only panics on a bug; its columns are then recomputed below.
+            for (index, stats) in worker.join().unwrap_or_default() {
+                results[index] = Some(stats);
+            }
+        }
+    });
+    results
+        .into_iter()
+        .enumerate()
+        .map(|(index, stats)| stats.unwrap_or_else(|| single_column_stats(table, index)))
         .collect()
 }
 
 fn single_column_stats(table: &Table, index: usize) -> ColumnStats {
     let column = &table.schema()[index];
-    let counts = value_counts(table, index);
-    let count: u64 = counts.iter().map(|(_, n)| n).sum();
+    let array = table.column(index);
     let mut stats = ColumnStats {
         name: column.name.clone(),
         column_type: column.column_type,
-        count,
-        missing: table.n_rows() as u64 - count,
+        count: 0,
+        missing: 0,
         mean: None,
         std: None,
         min: None,
         max: None,
         quantiles: None,
-        distinct: counts.len() as u64,
-        top: counts
-            .iter()
-            .take(TOP_VALUES)
-            .map(|(value, n)| (value.to_string(), *n))
-            .collect(),
+        distinct: 0,
+        top: Vec::new(),
     };
-    if column.column_type.is_numeric() {
-        let mut values: Vec<f64> = table
-            .numeric_column(index)
-            .unwrap_or_default()
-            .into_iter()
-            .flatten()
-            .collect();
-        if !values.is_empty() {
-            values.sort_by(f64::total_cmp);
-            let n = values.len() as f64;
-            let mean = values.iter().sum::<f64>() / n;
-            stats.mean = Some(mean);
-            stats.std = (values.len() > 1).then(|| {
-                let squares: f64 = values.iter().map(|v| (v - mean).powi(2)).sum();
-                (squares / (n - 1.0)).sqrt()
-            });
-            stats.min = values.first().copied();
-            stats.max = values.last().copied();
-            stats.quantiles = Some([
-                quantile(&values, 0.25),
-                quantile(&values, 0.50),
-                quantile(&values, 0.75),
-            ]);
+    let mut top = TopValues::default();
+    match column.column_type {
+        ColumnType::Integer => {
+            let mut values = present_values(array.as_primitive::<Int64Type>());
+            values.sort_unstable();
+            stats.distinct = count_runs(
+                &values,
+                |a, b| a == b,
+                |value, n| top.offer(n, || value.to_string()),
+            );
+            let as_floats: Vec<f64> = values.iter().map(|&v| v as f64).collect();
+            numeric_summary(&mut stats, &as_floats);
+        }
+        ColumnType::Float => {
+            let mut values = present_values(array.as_primitive::<Float64Type>());
+            values.sort_unstable_by(f64::total_cmp);
+            // `-0.0 + 0.0` is `0.0`, so both zeros (adjacent in this order) count as one value.
+            let key = |v: f64| (v + 0.0).to_bits();
+            stats.distinct = count_runs(
+                &values,
+                |a, b| key(*a) == key(*b),
+                |value, n| top.offer(n, || (value + 0.0).to_string()),
+            );
+            numeric_summary(&mut stats, &values);
+        }
+        ColumnType::Boolean => {
+            let booleans = array.as_boolean();
+            let trues = booleans.true_count() as u64;
+            let falses = (booleans.len() - booleans.null_count()) as u64 - trues;
+            // Ascending value order (false first), as ties must break.
+            for (value, n) in [("false", falses), ("true", trues)] {
+                if n > 0 {
+                    stats.distinct += 1;
+                    top.offer(n, || value.to_string());
+                }
+            }
+        }
+        ColumnType::Categorical => {
+            let strings = array.as_string::<i32>();
+            let mut counts: HashMap<&str, u64, BuildHasherDefault<FastHasher>> = HashMap::default();
+            for text in strings.iter().flatten() {
+                *counts.entry(text).or_insert(0) += 1;
+            }
+            stats.distinct = counts.len() as u64;
+            let mut entries: Vec<(&str, u64)> = counts.into_iter().collect();
+            let order = |a: &(&str, u64), b: &(&str, u64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0));
+            if entries.len() > TOP_VALUES {
+                entries.select_nth_unstable_by(TOP_VALUES - 1, order);
+                entries.truncate(TOP_VALUES);
+            }
+            entries.sort_unstable_by(order);
+            top.values = entries
+                .into_iter()
+                .map(|(text, n)| (text.to_string(), n))
+                .collect();
         }
     }
+    stats.top = top.values;
+    stats.count = (array.len() - array.null_count()) as u64;
+    stats.missing = array.null_count() as u64;
     stats
+}
+
+/// The non-null values of a primitive column.
+fn present_values<T: arrow_array::ArrowPrimitiveType>(
+    array: &arrow_array::PrimitiveArray<T>,
+) -> Vec<T::Native> {
+    if array.null_count() == 0 {
+        array.values().to_vec()
+    } else {
+        array.iter().flatten().collect()
+    }
+}
+
+/// Walks runs of equal values in sorted `values`, calling `each` with the
+/// run's first value and length; returns the number of runs.
+fn count_runs<T: Copy>(
+    values: &[T],
+    equal: impl Fn(&T, &T) -> bool,
+    mut each: impl FnMut(T, u64),
+) -> u64 {
+    let mut runs = 0;
+    let mut at = 0;
+    while at < values.len() {
+        let first = values[at];
+        let mut end = at + 1;
+        while end < values.len() && equal(&values[end], &first) {
+            end += 1;
+        }
+        each(first, (end - at) as u64);
+        runs += 1;
+        at = end;
+    }
+    runs
+}
+
+/// The most frequent values, offered in ascending value order so that among
+/// equal counts the smaller value (offered first) stays ahead.
+#[derive(Default)]
+struct TopValues {
+    values: Vec<(String, u64)>,
+}
+
+impl TopValues {
+    fn offer(&mut self, n: u64, text: impl FnOnce() -> String) {
+        if self.values.len() == TOP_VALUES && self.values[TOP_VALUES - 1].1 >= n {
+            return;
+        }
+        let at = self.values.partition_point(|(_, count)| *count >= n);
+        self.values.insert(at, (text(), n));
+        self.values.truncate(TOP_VALUES);
+    }
+}
+
+/// Mean, sample standard deviation, min, max and quartiles of sorted values.
+fn numeric_summary(stats: &mut ColumnStats, sorted: &[f64]) {
+    if sorted.is_empty() {
+        return;
+    }
+    let n = sorted.len() as f64;
+    let mean = sorted.iter().sum::<f64>() / n;
+    stats.mean = Some(mean);
+    stats.std = (sorted.len() > 1).then(|| {
+        let squares: f64 = sorted.iter().map(|v| (v - mean).powi(2)).sum();
+        (squares / (n - 1.0)).sqrt()
+    });
+    stats.min = sorted.first().copied();
+    stats.max = sorted.last().copied();
+    stats.quantiles = Some([
+        quantile(sorted, 0.25),
+        quantile(sorted, 0.50),
+        quantile(sorted, 0.75),
+    ]);
+}
+
+/// A small, fast hash for counting strings (FxHash's mixing step). Keys come
+/// from the data being described, not from an adversary, so flooding
+/// resistance is not needed.
+#[derive(Default)]
+struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(SEED);
+        }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(tail) ^ rest.len() as u64)
+            .wrapping_mul(SEED);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Linear interpolation between closest ranks (numpy's default): the
@@ -221,6 +394,93 @@ mod tests {
             stats[0].top,
             vec![("true".to_string(), 2), ("false".to_string(), 1)]
         );
+    }
+
+    /// The straightforward definition the fast paths must match exactly.
+    fn reference_stats(table: &Table, index: usize) -> ColumnStats {
+        let column = &table.schema()[index];
+        let counts = value_counts(table, index);
+        let count: u64 = counts.iter().map(|(_, n)| n).sum();
+        let mut stats = ColumnStats {
+            name: column.name.clone(),
+            column_type: column.column_type,
+            count,
+            missing: table.n_rows() as u64 - count,
+            mean: None,
+            std: None,
+            min: None,
+            max: None,
+            quantiles: None,
+            distinct: counts.len() as u64,
+            top: counts
+                .iter()
+                .take(TOP_VALUES)
+                .map(|(value, n)| (value.to_string(), *n))
+                .collect(),
+        };
+        if column.column_type.is_numeric() {
+            let mut values: Vec<f64> = table
+                .numeric_column(index)
+                .unwrap_or_default()
+                .into_iter()
+                .flatten()
+                .collect();
+            values.sort_by(f64::total_cmp);
+            numeric_summary(&mut stats, &values);
+        }
+        stats
+    }
+
+    #[test]
+    fn fast_paths_match_the_reference_definition() {
+        use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+        use std::sync::Arc;
+        use versa_core::ColumnSchema;
+        let mut rng = versa_core::Rng::new(7);
+        for n_rows in [1, 2, 9, 40, 500] {
+            let mut pick = |n: usize| rng.below(n);
+            let present = |p: &mut dyn FnMut(usize) -> usize| p(5) != 0;
+            let mut ints = Vec::new();
+            let mut floats = Vec::new();
+            let mut bools = Vec::new();
+            let mut texts = Vec::new();
+            for _ in 0..n_rows {
+                let values = [-0.0, 0.0, 1.5, -2.25, 1e300, 3.0];
+                ints.push(present(&mut pick).then(|| pick(30) as i64 - 15));
+                floats
+                    .push(present(&mut pick).then(|| values[pick(values.len())] * pick(3) as f64));
+                bools.push(present(&mut pick).then(|| pick(2) == 1));
+                texts.push(present(&mut pick).then(|| {
+                    ["a", "b", "B", "é", "", "long text value"][pick(6)].repeat(1 + pick(2))
+                }));
+            }
+            let schema = [
+                ("i", ColumnType::Integer),
+                ("f", ColumnType::Float),
+                ("b", ColumnType::Boolean),
+                ("t", ColumnType::Categorical),
+            ]
+            .map(|(name, column_type)| ColumnSchema {
+                name: name.to_string(),
+                column_type,
+                nullable: true,
+            });
+            let columns: Vec<ArrayRef> = vec![
+                Arc::new(Int64Array::from(ints)),
+                Arc::new(Float64Array::from(floats)),
+                Arc::new(BooleanArray::from(bools)),
+                Arc::new(StringArray::from(texts)),
+            ];
+            let table = Table::from_columns(schema.to_vec(), columns).unwrap();
+            let fast = column_stats(&table);
+            for index in 0..table.n_columns() {
+                assert_eq!(
+                    fast[index],
+                    reference_stats(&table, index),
+                    "{n_rows} rows, column {index}"
+                );
+            }
+        }
     }
 
     #[test]
