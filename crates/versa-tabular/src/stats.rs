@@ -473,10 +473,10 @@ mod tests {
             ];
             let table = Table::from_columns(schema.to_vec(), columns).unwrap();
             let fast = column_stats(&table);
-            for index in 0..table.n_columns() {
+            for (index, stats) in fast.iter().enumerate() {
                 assert_eq!(
-                    fast[index],
-                    reference_stats(&table, index),
+                    stats,
+                    &reference_stats(&table, index),
                     "{n_rows} rows, column {index}"
                 );
             }
