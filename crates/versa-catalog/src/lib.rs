@@ -78,10 +78,10 @@ use versa_core::Digest;
 
 pub use error::{AliasExpectation, CatalogError};
 pub use types::{
-    AliasChange, AliasEvent, DatasetVersion, Experiment, LifecycleStage, Lineage, LineageEdge,
-    MetricComparison, MetricPoint, ModelVersion, ModelVersionStatus, NewDatasetVersion,
-    NewModelVersion, NewRun, RegisteredModelSummary, Registration, Run, RunDetail, RunStatus,
-    TransformRow,
+    AliasChange, AliasEvent, AliasRoute, DatasetVersion, Experiment, LifecycleStage, Lineage,
+    LineageEdge, MetricComparison, MetricPoint, ModelVersion, ModelVersionStatus,
+    NewDatasetVersion, NewModelVersion, NewRun, RegisteredModelSummary, Registration, Run,
+    RunDetail, RunStatus, TransformRow,
 };
 
 /// Result of catalog operations.

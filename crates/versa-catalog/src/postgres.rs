@@ -146,13 +146,22 @@ pub(crate) fn redact(url: &str) -> String {
 /// The schema migrations for PostgreSQL, embedded so the binary carries its
 /// schema. Versions match the SQLite migrations one for one.
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        include_str!("../migrations/postgres/0001_init.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/postgres/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "deployments".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/postgres/0002_deployments.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 pub(crate) async fn open(url: &str) -> Result<PgPool> {

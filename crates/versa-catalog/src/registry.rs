@@ -13,7 +13,7 @@ use versa_core::{Alias, ModelName, VersionSelector};
 
 use crate::error::{AliasExpectation, db};
 use crate::types::{
-    AliasChange, AliasEvent, Lineage, LineageEdge, ModelVersion, ModelVersionStatus,
+    AliasChange, AliasEvent, AliasRoute, Lineage, LineageEdge, ModelVersion, ModelVersionStatus,
     NewModelVersion, RegisteredModelSummary,
 };
 use crate::{
@@ -115,6 +115,37 @@ impl Catalog {
     /// Every recorded change of one alias, oldest first.
     pub async fn alias_history(&self, name: &ModelName, alias: &Alias) -> Result<Vec<AliasEvent>> {
         dispatch!(self, ops => ops.alias_history(name, alias).await)
+    }
+
+    /// Sets the canary and shadow routing of an existing alias, replacing any
+    /// previous route; both `None` clears it (plain alias routing).
+    ///
+    /// The canary percent must be 0–100 and every named version must exist
+    /// ([`CatalogError::Invalid`] / [`CatalogError::NotFound`]).
+    pub async fn set_alias_route(
+        &self,
+        name: &ModelName,
+        alias: &Alias,
+        canary: Option<(u32, u8)>,
+        shadow: Option<u32>,
+        actor: &str,
+    ) -> Result<()> {
+        if let Some((_, percent)) = canary
+            && percent > 100
+        {
+            return Err(CatalogError::Invalid {
+                what: "canary percent",
+                value: percent.to_string(),
+                expected: "a whole number from 0 to 100".to_string(),
+            });
+        }
+        dispatch!(self, ops => ops.set_alias_route(name, alias, canary, shadow, actor).await)
+    }
+
+    /// Every alias route (canary/shadow) of every model: one cheap query, for
+    /// servers polling on each refresh.
+    pub async fn alias_routes(&self) -> Result<Vec<AliasRoute>> {
+        dispatch!(self, ops => ops.alias_routes().await)
     }
 
     /// Every alias of every model: one cheap query, for servers polling for hot swaps.
@@ -622,6 +653,101 @@ for_each_backend! {
                         from_version: version(from, "from_version")?,
                         to_version: version(to, "to_version")?,
                         changed_at,
+                        actor,
+                    })
+                })
+                .collect()
+        }
+
+        pub(crate) async fn set_alias_route(
+            &self,
+            name: &ModelName,
+            alias: &Alias,
+            canary: Option<(u32, u8)>,
+            shadow: Option<u32>,
+            actor: &str,
+        ) -> Result<()> {
+            let operation = format!("route `{name}@{alias}`");
+            let mut tx = self.write_tx(&operation).await?;
+            self.lock_model(&mut tx, name, &operation).await?;
+            let aliased: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM aliases WHERE name = $1 AND alias = $2")
+                    .bind(name.as_str())
+                    .bind(alias.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db(&operation))?;
+            if aliased.is_none() {
+                drop(tx);
+                return Err(CatalogError::NotFound {
+                    what: "alias",
+                    key: format!("{name}@{alias}"),
+                    hint: "point the alias at a version first (versa models promote NAME VERSION --alias ALIAS)".to_string(),
+                });
+            }
+            for version in canary.map(|(version, _)| version).into_iter().chain(shadow) {
+                if !self.version_exists(&mut tx, name, version, &operation).await? {
+                    drop(tx);
+                    return Err(self.version_not_found(name, version).await?);
+                }
+            }
+            sqlx::query("DELETE FROM alias_routes WHERE name = $1 AND alias = $2")
+                .bind(name.as_str())
+                .bind(alias.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db(&operation))?;
+            if canary.is_some() || shadow.is_some() {
+                sqlx::query(
+                    "INSERT INTO alias_routes (name, alias, canary_version, canary_percent, \
+                     shadow_version, updated_at, actor) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(name.as_str())
+                .bind(alias.as_str())
+                .bind(canary.map(|(version, _)| i64::from(version)))
+                .bind(canary.map(|(_, percent)| i64::from(percent)))
+                .bind(shadow.map(i64::from))
+                .bind(now_ms())
+                .bind(actor)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(&operation))?;
+            }
+            tx.commit().await.map_err(db(&operation))
+        }
+
+        pub(crate) async fn alias_routes(&self) -> Result<Vec<AliasRoute>> {
+            type RouteRow = (String, String, Option<i64>, Option<i64>, Option<i64>, i64, String);
+            let rows: Vec<RouteRow> = sqlx::query_as(
+                "SELECT name, alias, canary_version, canary_percent, shadow_version, updated_at, actor \
+                 FROM alias_routes ORDER BY name, alias",
+            )
+            .fetch_all(self.pool())
+            .await
+            .map_err(db("list alias routes"))?;
+            rows.into_iter()
+                .map(|(name, alias, canary_version, canary_percent, shadow_version, updated_at, actor)| {
+                    let canary = match (canary_version, canary_percent) {
+                        (Some(version), Some(percent)) => Some((
+                            from_db_version("alias_routes", "canary_version", version)?,
+                            u8::try_from(percent).ok().filter(|p| *p <= 100).ok_or_else(|| {
+                                CatalogError::Invalid {
+                                    what: "alias_routes.canary_percent",
+                                    value: percent.to_string(),
+                                    expected: "a whole number from 0 to 100".to_string(),
+                                }
+                            })?,
+                        )),
+                        _ => None,
+                    };
+                    Ok(AliasRoute {
+                        name: parse_stored("alias_routes", "name", "a model name", &name)?,
+                        alias: parse_stored("alias_routes", "alias", "an alias", &alias)?,
+                        canary,
+                        shadow: shadow_version
+                            .map(|version| from_db_version("alias_routes", "shadow_version", version))
+                            .transpose()?,
+                        updated_at,
                         actor,
                     })
                 })

@@ -91,13 +91,22 @@ impl<'a> Ops<'a> {
 
 /// The schema migrations for SQLite, embedded so the binary carries its schema.
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        include_str!("../migrations/sqlite/0001_init.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "deployments".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0002_deployments.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 pub(crate) async fn open(path: &Path) -> Result<SqlitePool> {

@@ -473,3 +473,24 @@ impl FromStr for MetricComparison {
         }
     }
 }
+
+/// Canary and shadow routing of one alias (`versa deploy --canary/--shadow`).
+///
+/// The alias itself still names the primary version; a route only adds
+/// versions that answer some of its requests (canary) or run beside it
+/// without answering (shadow).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AliasRoute {
+    /// The model.
+    pub name: ModelName,
+    /// The alias routed.
+    pub alias: Alias,
+    /// The canary version and the share of requests, 0–100 %, it answers.
+    pub canary: Option<(u32, u8)>,
+    /// The version run on every request's rows beside the primary, never answering.
+    pub shadow: Option<u32>,
+    /// ms since the Unix epoch.
+    pub updated_at: i64,
+    /// Who set it.
+    pub actor: String,
+}

@@ -1025,6 +1025,67 @@ async fn lineage_edges_are_written_with_the_version(store: Store) {
     );
 }
 
+async fn alias_routes_are_set_validated_and_cleared(store: Store) {
+    let catalog = store.open().await;
+    for seed in ["a", "b", "c"] {
+        catalog
+            .create_model_version(version_of("churn", seed))
+            .await
+            .unwrap();
+    }
+    let churn = model("churn");
+    let production = alias("production");
+    // A route needs the alias to exist first.
+    let err = catalog
+        .set_alias_route(&churn, &production, Some((2, 10)), None, "ada")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CatalogError::NotFound { what: "alias", .. }),
+        "{err}"
+    );
+    catalog
+        .set_alias(&churn, &production, 1, AliasExpectation::Absent, "ada")
+        .await
+        .unwrap();
+    catalog
+        .set_alias_route(&churn, &production, Some((2, 30)), Some(3), "ada")
+        .await
+        .unwrap();
+    let routes = catalog.alias_routes().await.unwrap();
+    assert_eq!(routes.len(), 1);
+    assert_eq!(
+        (routes[0].canary, routes[0].shadow, routes[0].actor.as_str()),
+        (Some((2, 30)), Some(3), "ada")
+    );
+    // Replacing keeps one row; unknown versions and percents over 100 are refused.
+    catalog
+        .set_alias_route(&churn, &production, None, Some(2), "bob")
+        .await
+        .unwrap();
+    let routes = catalog.alias_routes().await.unwrap();
+    assert_eq!(
+        (routes.len(), routes[0].canary, routes[0].shadow),
+        (1, None, Some(2))
+    );
+    let err = catalog
+        .set_alias_route(&churn, &production, Some((9, 5)), None, "bob")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CatalogError::NotFound { .. }), "{err}");
+    let err = catalog
+        .set_alias_route(&churn, &production, Some((2, 101)), None, "bob")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("0 to 100"), "{err}");
+    // Clearing deletes the route.
+    catalog
+        .set_alias_route(&churn, &production, None, None, "bob")
+        .await
+        .unwrap();
+    assert!(catalog.alias_routes().await.unwrap().is_empty());
+}
+
 conformance!(
     dataset_registration_numbers_versions_and_deduplicates_content,
     dataset_not_found_says_what_exists,
@@ -1046,6 +1107,7 @@ conformance!(
     open_picks_the_backend_from_the_location,
     runs_are_searched_by_their_latest_metric,
     lineage_edges_are_written_with_the_version,
+    alias_routes_are_set_validated_and_cleared,
 );
 
 #[tokio::test]
