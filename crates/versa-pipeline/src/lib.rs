@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod observer;
 pub mod prepare;
 pub mod scenario;
+pub mod spec;
 pub mod train;
 pub mod workspace;
 
