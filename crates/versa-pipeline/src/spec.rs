@@ -482,7 +482,7 @@ name = "customers"
 label = "churned"
 
 [preprocess]
-drop = ["customer_id"]
+numeric = { impute = "mean", scale = "standard" }
 
 [features]
 debt_ratio = "debt / (income + 1)"

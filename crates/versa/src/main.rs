@@ -31,6 +31,10 @@ pub(crate) struct Cli {
     /// Workspace directory (holds `.versa/`); by default the nearest one at or above the current directory.
     #[arg(long, global = true, value_name = "DIR", env = "VERSA_WORKSPACE")]
     workspace: Option<PathBuf>,
+    /// Catalog location: a `postgres://` URL (several workspaces or servers can share it) or a
+    /// SQLite file; by default `.versa/config.toml`'s `catalog`, else `.versa/catalog.db`.
+    #[arg(long, global = true, value_name = "URL", env = "VERSA_CATALOG")]
+    catalog: Option<String>,
     /// Print one JSON document on stdout instead of tables and charts.
     #[arg(long, global = true)]
     json: bool,
@@ -64,11 +68,18 @@ enum Command {
     Predict(commands::predict::Args),
     /// Serve predictions over HTTP.
     Serve(commands::serve::Args),
+    /// Write an example pipeline (`versa.toml` and its data) to start from.
+    Init(commands::init::Args),
+    /// Run the pipeline in `versa.toml`, re-running only stages whose inputs changed.
+    Run(commands::run::Args),
+    /// Say which stages of `versa.toml` are fresh or stale, and why.
+    Status(commands::status::Args),
 }
 
 /// Options every command sees.
 pub(crate) struct Global {
     pub(crate) workspace: Option<PathBuf>,
+    pub(crate) catalog: Option<String>,
     pub(crate) json: bool,
 }
 
@@ -78,6 +89,7 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let global = Global {
         workspace: cli.workspace,
+        catalog: cli.catalog,
         json: cli.json,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -100,6 +112,9 @@ fn main() -> ExitCode {
             Command::Lineage(args) => commands::lineage::run(&global, args).await,
             Command::Predict(args) => commands::predict::run(&global, args).await,
             Command::Serve(args) => commands::serve::run(&global, args).await,
+            Command::Init(args) => commands::init::run(&global, args).await,
+            Command::Run(args) => commands::run::run(&global, args).await,
+            Command::Status(args) => commands::status::run(&global, args).await,
         }
     });
     match result {

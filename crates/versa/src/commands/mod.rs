@@ -1,12 +1,15 @@
 //! One module per subcommand, each with its clap arguments and its `run`.
 
 pub(crate) mod data;
+pub(crate) mod init;
 pub(crate) mod lineage;
 pub(crate) mod models;
 pub(crate) mod predict;
 pub(crate) mod quickstart;
+pub(crate) mod run;
 pub(crate) mod runs;
 pub(crate) mod serve;
+pub(crate) mod status;
 pub(crate) mod train;
 
 use std::path::PathBuf;
@@ -30,7 +33,7 @@ pub(crate) async fn open_workspace(global: &Global) -> Result<Workspace> {
             })?
         }
     };
-    Workspace::open(&root)
+    Workspace::open_with_catalog(&root, global.catalog.as_deref())
         .await
         .with_context(|| format!("cannot open workspace `{}`", root.display()))
 }
