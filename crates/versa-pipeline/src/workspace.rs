@@ -13,6 +13,7 @@ use crate::PipelineError;
 pub const MARKER_DIR: &str = ".versa";
 const CATALOG_FILE: &str = "catalog.db";
 const BLOB_DIR: &str = "blobs";
+const CONFIG_FILE: &str = "config.toml";
 
 /// An open workspace: its root, catalog and blob store.
 pub struct Workspace {
@@ -48,6 +49,17 @@ impl Workspace {
 
     /// Opens the workspace rooted at `root`; fails if `root/.versa` is missing.
     pub async fn open(root: &Path) -> Result<Workspace, PipelineError> {
+        Self::open_with_catalog(root, None).await
+    }
+
+    /// Opens the workspace with its catalog at `catalog` (a `postgres://` URL
+    /// or a SQLite path) when given; else at the `catalog` key of
+    /// `.versa/config.toml` when that file sets one; else the workspace's own
+    /// SQLite file. Blobs always live in the workspace.
+    pub async fn open_with_catalog(
+        root: &Path,
+        catalog: Option<&str>,
+    ) -> Result<Workspace, PipelineError> {
         let marker = root.join(MARKER_DIR);
         if !marker.is_dir() {
             return Err(PipelineError::Workspace(format!(
@@ -55,7 +67,14 @@ impl Workspace {
                 root.display()
             )));
         }
-        let catalog = Catalog::open_sqlite(&marker.join(CATALOG_FILE)).await?;
+        let configured = match catalog {
+            Some(location) => Some(location.to_string()),
+            None => configured_catalog(&marker.join(CONFIG_FILE))?,
+        };
+        let catalog = match configured {
+            Some(location) => Catalog::open(&location).await?,
+            None => Catalog::open_sqlite(&marker.join(CATALOG_FILE)).await?,
+        };
         let blobs = BlobStore::open_local(&marker.join(BLOB_DIR))?;
         Ok(Workspace {
             root: root.to_path_buf(),
@@ -67,5 +86,51 @@ impl Workspace {
     /// The workspace's root directory.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+}
+
+/// The `catalog = "…"` setting of a workspace's `config.toml`, if any.
+fn configured_catalog(path: &Path) -> Result<Option<String>, PipelineError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(PipelineError::ReadFile {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Config {
+        catalog: Option<String>,
+    }
+    let config: Config = toml::from_str(&text).map_err(|e| {
+        PipelineError::Workspace(format!(
+            "`{}` is not a valid workspace config: {e}; the accepted key is `catalog = \"postgres://…\"`",
+            path.display()
+        ))
+    })?;
+    Ok(config.catalog)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_names_the_catalog_or_says_what_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        assert_eq!(configured_catalog(&path).unwrap(), None);
+        std::fs::write(&path, "catalog = \"postgres://localhost/versa\"\n").unwrap();
+        assert_eq!(
+            configured_catalog(&path).unwrap().as_deref(),
+            Some("postgres://localhost/versa")
+        );
+        std::fs::write(&path, "catalgo = \"x\"\n").unwrap();
+        let err = configured_catalog(&path).unwrap_err().to_string();
+        assert!(err.contains("accepted key is `catalog"), "{err}");
     }
 }

@@ -229,3 +229,50 @@ fn commands_outside_a_workspace_say_how_to_get_one() {
     assert!(stderr.contains("no versa workspace"), "{stderr}");
     assert!(stderr.contains("versa quickstart"), "{stderr}");
 }
+
+#[test]
+fn catalog_flag_and_workspace_config_choose_the_catalog() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("ws");
+    quickstart(&dir, 42);
+    let models = |extra: &[&str]| -> Value {
+        let output = versa()
+            .args(["models", "list", "--json", "--workspace"])
+            .arg(&dir)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    assert_eq!(models(&[])["models"].as_array().unwrap().len(), 1);
+    // Another catalog (here a second SQLite file) holds no models yet.
+    let other = temp.path().join("other.db");
+    let other = other.to_str().unwrap();
+    assert_eq!(
+        models(&["--catalog", other])["models"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    // The same choice made in the workspace's config.
+    std::fs::write(
+        dir.join(".versa/config.toml"),
+        format!("catalog = \"{other}\"\n"),
+    )
+    .unwrap();
+    assert_eq!(models(&[])["models"].as_array().unwrap().len(), 0);
+    std::fs::write(dir.join(".versa/config.toml"), "catalogue = 1\n").unwrap();
+    let output = versa()
+        .args(["models", "list", "--workspace"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("accepted key is `catalog"));
+}
