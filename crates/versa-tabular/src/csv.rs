@@ -1,13 +1,14 @@
 //! Decoding CSV bytes into a typed [`Table`].
 //!
-//! The work is split in two passes over the same text:
-//! 1. a structural pre-scan (this module's own small RFC 4180 scanner, which
-//!    follows the same rules as the `csv-core` state machine inside arrow-csv)
-//!    that detects the delimiter and header, checks that every record has the
-//!    same number of fields and remembers the 1-based line each record starts
-//!    on, so errors can point at a line;
-//! 2. arrow-csv decodes the records into string columns, which this module
-//!    then types with versa's inference rules below.
+//! The work is split in two passes over the same text, both with this
+//! module's own small RFC 4180 reader (the rules of the `csv-core` state
+//! machine with its default settings):
+//! 1. a structural pass that checks quotes and that every record has the
+//!    same number of fields, remembers where each record starts and on which
+//!    1-based line (so errors can point at a line), and infers each column's
+//!    type with versa's rules below, cell by cell, without allocating;
+//! 2. a typed pass that parses every cell straight into its column's arrow
+//!    array, over ranges of records on parallel threads.
 //!
 //! Decoding rules:
 //! - a UTF-8 byte-order mark is skipped; lines end in `\n`, `\r\n` or `\r`;
@@ -36,10 +37,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use arrow_array::{
-    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
-};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
+use arrow_array::{Array, ArrayRef, StringArray};
 use versa_core::{ColumnSchema, ColumnType};
 
 use crate::error::TabularError;
@@ -87,33 +86,42 @@ pub fn decode_csv(bytes: &[u8], options: &CsvOptions) -> Result<DecodedTable, Ta
         Some(delimiter) => delimiter,
         None => detect_delimiter(text),
     };
-    let scan = scan_records(text, delimiter, usize::MAX, DETECTION_RECORDS + 1)?;
-    let Some(first) = scan.records.first() else {
+    // The first record decides the width and whether there is a header; the
+    // header's names are checked only after the whole structure, so that a
+    // broken file is reported as broken first.
+    let first = scan_records(text, delimiter, 1, 1)?;
+    let (Some(first_shape), Some(first_fields)) = (first.records.first(), first.decoded.first())
+    else {
         return Err(TabularError::EmptyInput);
     };
-    let n_columns = first.n_fields;
-    if let Some(ragged) = scan.records.iter().find(|r| r.n_fields != n_columns) {
+    let n_columns = first_shape.n_fields;
+    let has_header = options
+        .has_header
+        .unwrap_or_else(|| looks_like_header(first_fields));
+    let candidate_names: Vec<String> = if has_header {
+        first_fields.clone()
+    } else {
+        (1..=n_columns).map(|i| format!("column_{i}")).collect()
+    };
+    let declared: Vec<Option<ColumnType>> = candidate_names
+        .iter()
+        .map(|name| options.type_overrides.get(name).copied())
+        .collect();
+
+    let structure = scan_structure(text, delimiter, n_columns, has_header, &declared)?;
+    if let Some(ragged) = structure.first_ragged {
         return Err(TabularError::RaggedRow {
             line: ragged.line,
             expected: n_columns,
             found: ragged.n_fields,
         });
     }
-
-    let has_header = options
-        .has_header
-        .unwrap_or_else(|| looks_like_header(&scan.decoded[0]));
     let names = if has_header {
-        checked_header(&scan.decoded[0])?
+        checked_header(first_fields)?
     } else {
-        (1..=n_columns).map(|i| format!("column_{i}")).collect()
+        candidate_names
     };
-    let data_lines: Vec<usize> = scan
-        .records
-        .iter()
-        .skip(usize::from(has_header))
-        .map(|record| record.line)
-        .collect();
+    let data_lines: Vec<usize> = structure.records.iter().map(|r| r.line).collect();
     if data_lines.is_empty() {
         return Err(TabularError::NoDataRows { n_columns });
     }
@@ -128,110 +136,639 @@ pub fn decode_csv(bytes: &[u8], options: &CsvOptions) -> Result<DecodedTable, Ta
         });
     }
 
-    let batches = decode_strings(text, delimiter, has_header, &names, data_lines.len())?;
-
-    let mut schema = Vec::with_capacity(n_columns);
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(n_columns);
-    let mut type_reasons = Vec::with_capacity(n_columns);
-    for (index, name) in names.iter().enumerate() {
-        let cells = || {
-            batches.iter().flat_map(move |batch| {
-                batch
-                    .column(index)
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .into_iter()
-                    .flat_map(|array| array.iter())
-            })
-        };
-        let (column_type, reason) = match options.type_overrides.get(name) {
-            Some(declared) => (*declared, TypeReason::Declared),
-            None => infer_type(cells(), &data_lines),
-        };
-        type_reasons.push(reason);
-        let array = typed_column(cells(), column_type, name, &data_lines)?;
-        schema.push(ColumnSchema {
-            name: name.clone(),
-            column_type,
+    let (types, type_reasons): (Vec<ColumnType>, Vec<TypeReason>) = structure
+        .inference
+        .into_iter()
+        .zip(&declared)
+        .map(|(inference, declared)| match declared {
+            Some(column_type) => (*column_type, TypeReason::Declared),
+            None => inference.conclude(&data_lines),
+        })
+        .unzip();
+    let columns = build_columns(
+        text,
+        delimiter,
+        &structure.records,
+        &types,
+        &names,
+        &data_lines,
+    )?;
+    let schema = names
+        .into_iter()
+        .zip(&types)
+        .zip(&columns)
+        .map(|((name, column_type), array)| ColumnSchema {
+            name,
+            column_type: *column_type,
             nullable: array.null_count() > 0,
-        });
-        columns.push(array);
-    }
+        })
+        .collect();
     Ok(DecodedTable {
         table: Table::from_columns(schema, columns)?.with_source_lines(data_lines),
         type_reasons,
     })
 }
 
-/// Runs arrow-csv over the text with an all-string schema. Typing is done
-/// afterwards so that inference and decoding share one set of parse rules.
-fn decode_strings(
+/// Where a data record starts in the text, and on which line.
+#[derive(Debug, Clone, Copy)]
+struct RecordAt {
+    offset: usize,
+    line: usize,
+}
+
+/// What the first pass over the whole text learned.
+struct Structure {
+    /// Every data record (header excluded), in order.
+    records: Vec<RecordAt>,
+    /// The first record whose width differs from the first record's.
+    first_ragged: Option<RecordShape>,
+    /// Type inference per column (unused for declared columns).
+    inference: Vec<Inference>,
+}
+
+/// Pass 1: walks every record, checking structure (quotes, widths),
+/// remembering where each data record starts and inferring column types.
+fn scan_structure(
     text: &str,
     delimiter: u8,
+    n_columns: usize,
     has_header: bool,
-    names: &[String],
-    n_data_rows: usize,
-) -> Result<Vec<RecordBatch>, TabularError> {
-    let schema = Schema::new(
-        names
-            .iter()
-            .map(|name| Field::new(name, DataType::Utf8, true))
-            .collect::<Vec<_>>(),
-    );
-    let reader = arrow_csv::ReaderBuilder::new(Arc::new(schema))
-        .with_header(has_header)
-        .with_delimiter(delimiter)
-        .with_batch_size(n_data_rows.max(1))
-        .build_buffered(text.as_bytes())
-        .map_err(|error| TabularError::Decode(error.to_string()))?;
-    let batches = reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| TabularError::Decode(error.to_string()))?;
-    let decoded: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    if decoded != n_data_rows {
-        return Err(TabularError::Decode(format!(
-            "found {n_data_rows} data rows while scanning but arrow-csv decoded {decoded}"
-        )));
+    declared: &[Option<ColumnType>],
+) -> Result<Structure, TabularError> {
+    let mut cursor = Cursor::new(text, delimiter);
+    let mut inference: Vec<Inference> = declared
+        .iter()
+        .map(|declared| Inference {
+            settled: declared.is_some(),
+            ..Inference::default()
+        })
+        .collect();
+    let mut records = Vec::with_capacity(text.len() / 64 + 1);
+    let mut first_ragged = None;
+    let mut is_header = has_header;
+    while cursor.start_record() {
+        let record = RecordAt {
+            offset: cursor.at,
+            line: cursor.line,
+        };
+        let data_row = records.len();
+        let mut n_fields = 0;
+        loop {
+            let (field, more) = cursor.field()?;
+            if !is_header && let Some(column) = inference.get_mut(n_fields) {
+                column.observe(cursor.text(&field)?, data_row);
+            }
+            n_fields += 1;
+            if !more {
+                break;
+            }
+        }
+        if n_fields != n_columns && first_ragged.is_none() {
+            first_ragged = Some(RecordShape {
+                line: record.line,
+                n_fields,
+            });
+        }
+        if is_header {
+            is_header = false;
+        } else {
+            records.push(record);
+        }
     }
-    Ok(batches)
+    Ok(Structure {
+        records,
+        first_ragged,
+        inference,
+    })
+}
+
+/// The inference rules of the module docs, fed one cell at a time.
+#[derive(Debug, Default)]
+struct Inference {
+    /// Declared, or already known to be categorical: nothing left to learn.
+    settled: bool,
+    any: bool,
+    not_integer: bool,
+    not_float: bool,
+    not_boolean: bool,
+    first_decimal: Option<(usize, String)>,
+    ruled_out_by: Option<(usize, String)>,
+}
+
+impl Inference {
+    #[inline]
+    fn observe(&mut self, cell: &str, row: usize) {
+        if self.settled {
+            return;
+        }
+        let Some(text) = present(cell) else {
+            return;
+        };
+        self.any = true;
+        let was_integer = !self.not_integer;
+        self.not_integer = self.not_integer || parse_integer(text).is_none();
+        self.not_float = self.not_float || (self.not_integer && parse_float(text).is_none());
+        self.not_boolean = self.not_boolean || parse_boolean(text).is_none();
+        if was_integer && self.not_integer && !self.not_float {
+            self.first_decimal = Some((row, text.to_string()));
+        }
+        if self.not_integer && self.not_float && self.not_boolean {
+            self.ruled_out_by = Some((row, text.to_string()));
+            self.settled = true;
+        }
+    }
+
+    fn conclude(self, lines: &[usize]) -> (ColumnType, TypeReason) {
+        let located = |found: Option<(usize, String)>| {
+            let (row, example) = found.unwrap_or_default();
+            let line = lines.get(row).copied().unwrap_or_default();
+            (example, format!("line {line}"))
+        };
+        if let Some(found) = self.ruled_out_by {
+            let (example, location) = located(Some(found));
+            return (
+                ColumnType::Categorical,
+                TypeReason::Text { example, location },
+            );
+        }
+        if !self.any {
+            (ColumnType::Categorical, TypeReason::NoValues)
+        } else if !self.not_integer {
+            (ColumnType::Integer, TypeReason::WholeNumbers)
+        } else if !self.not_float {
+            let (example, location) = located(self.first_decimal);
+            (
+                ColumnType::Float,
+                TypeReason::DecimalNumbers { example, location },
+            )
+        } else {
+            (ColumnType::Boolean, TypeReason::Booleans)
+        }
+    }
+}
+
+/// Below this many records, pass 2 runs on the calling thread.
+const PARALLEL_RECORDS: usize = 16 * 1024;
+
+/// Pass 2: parses every data record into typed columns, record ranges on
+/// parallel threads, each a contiguous slice so the parts concatenate in order.
+fn build_columns(
+    text: &str,
+    delimiter: u8,
+    records: &[RecordAt],
+    types: &[ColumnType],
+    names: &[String],
+    lines: &[usize],
+) -> Result<Vec<ArrayRef>, TabularError> {
+    let n_threads = if records.len() < PARALLEL_RECORDS {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    };
+    let chunk = records.len().div_ceil(n_threads).max(1);
+    let parts: Vec<Result<ChunkColumns, TabularError>> = if n_threads == 1 {
+        vec![parse_chunk(text, delimiter, records, 0, types)]
+    } else {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = records
+                .chunks(chunk)
+                .enumerate()
+                .map(|(index, slice)| {
+                    scope.spawn(move || parse_chunk(text, delimiter, slice, index * chunk, types))
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| {
+                    worker.join().unwrap_or_else(|_| {
+                        Err(TabularError::Decode(
+                            "a decoding thread stopped unexpectedly".to_string(),
+                        ))
+                    })
+                })
+                .collect()
+        })
+    };
+    let parts: Vec<ChunkColumns> = parts.into_iter().collect::<Result<_, _>>()?;
+
+    // The first invalid value in column order, then row order, as a
+    // column-by-column decoder would report it.
+    for (column, name) in names.iter().enumerate() {
+        let first = parts
+            .iter()
+            .filter_map(|part| part.first_invalid[column].as_ref())
+            .min_by_key(|(row, _)| *row);
+        if let Some((row, value)) = first {
+            return Err(TabularError::InvalidValue {
+                line: lines[*row],
+                column: name.clone(),
+                value: value.clone(),
+                expected: types[column],
+            });
+        }
+    }
+
+    let n_rows = records.len();
+    let mut columns = Vec::with_capacity(types.len());
+    let mut per_column: Vec<Vec<ColumnPart>> = (0..types.len()).map(|_| Vec::new()).collect();
+    for part in parts {
+        for (column, values) in part.columns.into_iter().enumerate() {
+            per_column[column].push(values);
+        }
+    }
+    for pieces in per_column {
+        columns.push(concatenate(pieces, n_rows)?);
+    }
+    Ok(columns)
+}
+
+/// One column of one chunk of records.
+enum ColumnPart {
+    Integer(Vec<i64>, Vec<bool>),
+    Float(Vec<f64>, Vec<bool>),
+    Boolean(Vec<bool>, Vec<bool>),
+    Text(StringBuilder),
+}
+
+struct ChunkColumns {
+    columns: Vec<ColumnPart>,
+    /// Per column, the first (row, raw text) that does not parse as its type.
+    first_invalid: Vec<Option<(usize, String)>>,
+}
+
+fn parse_chunk(
+    text: &str,
+    delimiter: u8,
+    records: &[RecordAt],
+    first_row: usize,
+    types: &[ColumnType],
+) -> Result<ChunkColumns, TabularError> {
+    let n = records.len();
+    let mut columns: Vec<ColumnPart> = types
+        .iter()
+        .map(|column_type| match column_type {
+            ColumnType::Integer => {
+                ColumnPart::Integer(Vec::with_capacity(n), Vec::with_capacity(n))
+            }
+            ColumnType::Float => ColumnPart::Float(Vec::with_capacity(n), Vec::with_capacity(n)),
+            ColumnType::Boolean => {
+                ColumnPart::Boolean(Vec::with_capacity(n), Vec::with_capacity(n))
+            }
+            ColumnType::Categorical => ColumnPart::Text(StringBuilder::with_capacity(n, n * 8)),
+        })
+        .collect();
+    let mut first_invalid: Vec<Option<(usize, String)>> = vec![None; types.len()];
+    let mut cursor = Cursor::new(text, delimiter);
+    for (index, record) in records.iter().enumerate() {
+        cursor.at = record.offset;
+        cursor.line = record.line;
+        for (column, part) in columns.iter_mut().enumerate() {
+            let (field, _) = cursor.field()?;
+            let cell = cursor.text(&field)?;
+            let value = present(cell);
+            let mut invalid = false;
+            match part {
+                ColumnPart::Integer(values, valid) => {
+                    let parsed = value.map(parse_integer);
+                    invalid = matches!(parsed, Some(None));
+                    values.push(parsed.flatten().unwrap_or_default());
+                    valid.push(matches!(parsed, Some(Some(_))));
+                }
+                ColumnPart::Float(values, valid) => {
+                    let parsed = value.map(parse_float);
+                    invalid = matches!(parsed, Some(None));
+                    values.push(parsed.flatten().unwrap_or_default());
+                    valid.push(matches!(parsed, Some(Some(_))));
+                }
+                ColumnPart::Boolean(values, valid) => {
+                    let parsed = value.map(parse_boolean);
+                    invalid = matches!(parsed, Some(None));
+                    values.push(parsed.flatten().unwrap_or_default());
+                    valid.push(matches!(parsed, Some(Some(_))));
+                }
+                ColumnPart::Text(builder) => match value {
+                    Some(_) => builder.append_value(cell),
+                    None => builder.append_null(),
+                },
+            }
+            if invalid && first_invalid[column].is_none() {
+                first_invalid[column] = Some((first_row + index, cell.to_string()));
+            }
+        }
+    }
+    Ok(ChunkColumns {
+        columns,
+        first_invalid,
+    })
+}
+
+fn concatenate(pieces: Vec<ColumnPart>, n_rows: usize) -> Result<ArrayRef, TabularError> {
+    let mismatch = |error: arrow_schema::ArrowError| TabularError::Decode(error.to_string());
+    let Some(first) = pieces.first() else {
+        return Err(TabularError::Decode("no decoded parts".to_string()));
+    };
+    Ok(match first {
+        ColumnPart::Integer(..) => {
+            let mut builder = Int64Builder::with_capacity(n_rows);
+            for piece in &pieces {
+                if let ColumnPart::Integer(values, valid) = piece {
+                    builder.append_values(values, valid);
+                }
+            }
+            Arc::new(builder.finish())
+        }
+        ColumnPart::Float(..) => {
+            let mut builder = Float64Builder::with_capacity(n_rows);
+            for piece in &pieces {
+                if let ColumnPart::Float(values, valid) = piece {
+                    builder.append_values(values, valid);
+                }
+            }
+            Arc::new(builder.finish())
+        }
+        ColumnPart::Boolean(..) => {
+            let mut builder = BooleanBuilder::with_capacity(n_rows);
+            for piece in &pieces {
+                if let ColumnPart::Boolean(values, valid) = piece {
+                    builder.append_values(values, valid).map_err(mismatch)?;
+                }
+            }
+            Arc::new(builder.finish())
+        }
+        ColumnPart::Text(_) => {
+            let mut arrays: Vec<StringArray> = pieces
+                .into_iter()
+                .filter_map(|piece| match piece {
+                    ColumnPart::Text(mut builder) => Some(builder.finish()),
+                    _ => None,
+                })
+                .collect();
+            if arrays.len() == 1 {
+                Arc::new(arrays.remove(0))
+            } else {
+                let bytes = arrays.iter().map(|a| a.values().len()).sum();
+                let mut builder = StringBuilder::with_capacity(n_rows, bytes);
+                for array in &arrays {
+                    for value in array.iter() {
+                        builder.append_option(value);
+                    }
+                }
+                Arc::new(builder.finish())
+            }
+        }
+    })
+}
+
+/// A field just read: a slice of the text, or (for a quoted field) the
+/// cursor's scratch buffer holding its unescaped text.
+enum Field {
+    Slice(usize, usize),
+    Scratch,
+}
+
+/// Reads fields with the same rules as [`scan_records`], without allocating
+/// for unquoted fields.
+struct Cursor<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    delimiter: u8,
+    at: usize,
+    line: usize,
+    scratch: Vec<u8>,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(text: &'a str, delimiter: u8) -> Cursor<'a> {
+        Cursor {
+            text,
+            bytes: text.as_bytes(),
+            delimiter,
+            at: 0,
+            line: 1,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Consumes one line break at the cursor, counting `\r\n` once.
+    #[inline]
+    fn line_break(&mut self) -> bool {
+        match self.bytes.get(self.at) {
+            Some(b'\r') => {
+                self.at += if self.bytes.get(self.at + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                };
+                self.line += 1;
+                true
+            }
+            Some(b'\n') => {
+                self.at += 1;
+                self.line += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Skips blank lines; whether a record starts at the cursor.
+    fn start_record(&mut self) -> bool {
+        while self.line_break() {}
+        self.at < self.bytes.len()
+    }
+
+    /// Reads the field at the cursor; the flag says whether another field
+    /// of the same record follows.
+    #[inline]
+    fn field(&mut self) -> Result<(Field, bool), TabularError> {
+        let bytes = self.bytes;
+        let delimiter = self.delimiter;
+        let field = if bytes.get(self.at) == Some(&b'"') {
+            let quote_line = self.line;
+            self.scratch.clear();
+            self.at += 1;
+            loop {
+                match bytes.get(self.at) {
+                    None => return Err(TabularError::UnclosedQuote { line: quote_line }),
+                    Some(b'"') if bytes.get(self.at + 1) == Some(&b'"') => {
+                        self.scratch.push(b'"');
+                        self.at += 2;
+                    }
+                    Some(b'"') => {
+                        self.at += 1;
+                        break;
+                    }
+                    Some(b'\r' | b'\n') => {
+                        let start = self.at;
+                        self.line_break();
+                        self.scratch.extend_from_slice(&bytes[start..self.at]);
+                    }
+                    Some(&byte) => {
+                        self.scratch.push(byte);
+                        self.at += 1;
+                    }
+                }
+            }
+            let start = self.at;
+            self.skip_unquoted();
+            self.scratch.extend_from_slice(&bytes[start..self.at]);
+            Field::Scratch
+        } else {
+            let start = self.at;
+            self.skip_unquoted();
+            Field::Slice(start, self.at)
+        };
+        if bytes.get(self.at) == Some(&delimiter) {
+            self.at += 1;
+            return Ok((field, true));
+        }
+        self.line_break();
+        Ok((field, false))
+    }
+
+    #[inline]
+    fn skip_unquoted(&mut self) {
+        let delimiter = self.delimiter;
+        let rest = &self.bytes[self.at..];
+        self.at += rest
+            .iter()
+            .position(|&b| b == delimiter || b == b'\n' || b == b'\r')
+            .unwrap_or(rest.len());
+    }
+
+    #[inline]
+    fn text(&self, field: &Field) -> Result<&str, TabularError> {
+        match *field {
+            // Field boundaries are ASCII bytes, so they fall on character boundaries.
+            Field::Slice(start, end) => self.text.get(start..end).ok_or_else(|| {
+                TabularError::Decode("a field boundary split a character".to_string())
+            }),
+            Field::Scratch => std::str::from_utf8(&self.scratch)
+                .map_err(|error| TabularError::Decode(error.to_string())),
+        }
+    }
 }
 
 /// One value's trimmed text, or `None` when it is a missing marker.
-fn present(cell: Option<&str>) -> Option<&str> {
-    let trimmed = cell?.trim();
+#[inline]
+fn present(cell: &str) -> Option<&str> {
+    // Fast path: no surrounding whitespace (ASCII space and controls, or any
+    // non-ASCII byte that might start a Unicode space) and not starting like
+    // a marker, so trimming and comparing would change nothing.
+    if let (Some(&first), Some(&last)) = (cell.as_bytes().first(), cell.as_bytes().last())
+        && first > b' '
+        && first < 0x80
+        && last > b' '
+        && last < 0x80
+        && first != b'N'
+        && first != b'n'
+    {
+        return Some(cell);
+    }
+    let trimmed = cell.trim();
     (!MISSING_MARKERS.contains(&trimmed)).then_some(trimmed)
 }
 
+#[inline]
 fn parse_integer(text: &str) -> Option<i64> {
-    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text.as_bytes()[1..]),
+        Some(b'+') => (false, &text.as_bytes()[1..]),
+        _ => (false, text.as_bytes()),
+    };
+    if digits.is_empty() {
         return None;
     }
-    text.parse().ok()
+    let mut magnitude: u64 = 0;
+    for &byte in digits {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        magnitude = magnitude
+            .checked_mul(10)?
+            .checked_add(u64::from(byte - b'0'))?;
+    }
+    if negative {
+        // i64::MIN's magnitude is one more than i64::MAX.
+        (magnitude <= i64::MAX as u64 + 1).then(|| (magnitude as i64).wrapping_neg())
+    } else {
+        i64::try_from(magnitude).ok()
+    }
 }
+
+/// Exact powers of ten for the fast float path.
+const POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
 
 /// Decimal numbers only: Rust's own parser also takes `inf` and `nan`, which
 /// we do not want to turn a text column numeric.
+#[inline]
 fn parse_float(text: &str) -> Option<f64> {
-    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
-    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
-        Some(at) => (&unsigned[..at], Some(&unsigned[at + 1..])),
-        None => (unsigned, None),
+    let bytes = text.as_bytes();
+    let (negative, unsigned) = match bytes.first() {
+        Some(b'-') => (true, &bytes[1..]),
+        Some(b'+') => (false, &bytes[1..]),
+        _ => (false, bytes),
     };
-    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let all_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-    if whole.len() + fraction.len() == 0 || !all_digits(whole) || !all_digits(fraction) {
+    let mut at = 0;
+    let mut mantissa: u64 = 0;
+    let mut exact = true;
+    let mut digits = |at: &mut usize, mantissa: &mut u64| {
+        let start = *at;
+        while let Some(&byte) = unsigned.get(*at) {
+            if !byte.is_ascii_digit() {
+                break;
+            }
+            match mantissa
+                .checked_mul(10)
+                .and_then(|m| m.checked_add(u64::from(byte - b'0')))
+            {
+                Some(next) => *mantissa = next,
+                None => exact = false,
+            }
+            *at += 1;
+        }
+        *at - start
+    };
+    let whole = digits(&mut at, &mut mantissa);
+    let mut fraction = 0;
+    if unsigned.get(at) == Some(&b'.') {
+        at += 1;
+        fraction = digits(&mut at, &mut mantissa);
+    }
+    if whole + fraction == 0 {
         return None;
     }
-    if let Some(exponent) = exponent {
-        let digits = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
-        if digits.is_empty() || !all_digits(digits) {
+    let mut has_exponent = false;
+    if let Some(b'e' | b'E') = unsigned.get(at) {
+        has_exponent = true;
+        at += 1;
+        if let Some(b'+' | b'-') = unsigned.get(at) {
+            at += 1;
+        }
+        let start = at;
+        while unsigned.get(at).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        }
+        if at == start {
             return None;
         }
+    }
+    if at != unsigned.len() {
+        return None;
+    }
+    // Clinger's fast path: an integer mantissa below 2^53 and a power of
+    // ten up to 10^22 are both exact, so one division rounds correctly.
+    if exact && !has_exponent && mantissa <= 1 << 53 && fraction < POWERS_OF_TEN.len() {
+        let magnitude = mantissa as f64 / POWERS_OF_TEN[fraction];
+        return Some(if negative { -magnitude } else { magnitude });
     }
     text.parse::<f64>().ok().filter(|value| value.is_finite())
 }
 
+#[inline]
 fn parse_boolean(text: &str) -> Option<bool> {
     if text.eq_ignore_ascii_case("true") {
         Some(true)
@@ -240,111 +777,6 @@ fn parse_boolean(text: &str) -> Option<bool> {
     } else {
         None
     }
-}
-
-fn infer_type<'a>(
-    cells: impl Iterator<Item = Option<&'a str>>,
-    lines: &[usize],
-) -> (ColumnType, TypeReason) {
-    let (mut any, mut integer, mut float, mut boolean) = (false, true, true, true);
-    let mut first_decimal: Option<(usize, &str)> = None;
-    for (row, cell) in cells.enumerate() {
-        let Some(text) = present(cell) else {
-            continue;
-        };
-        any = true;
-        let was_integer = integer;
-        integer = integer && parse_integer(text).is_some();
-        float = float && (integer || parse_float(text).is_some());
-        boolean = boolean && parse_boolean(text).is_some();
-        if was_integer && !integer && float {
-            first_decimal = Some((row, text));
-        }
-        if !integer && !float && !boolean {
-            return (
-                ColumnType::Categorical,
-                TypeReason::Text {
-                    example: text.to_string(),
-                    location: format!("line {}", lines[row]),
-                },
-            );
-        }
-    }
-    match (any, integer, float, boolean) {
-        (false, ..) => (ColumnType::Categorical, TypeReason::NoValues),
-        (true, true, ..) => (ColumnType::Integer, TypeReason::WholeNumbers),
-        (true, false, true, _) => {
-            let (row, text) = first_decimal.unwrap_or((0, ""));
-            (
-                ColumnType::Float,
-                TypeReason::DecimalNumbers {
-                    example: text.to_string(),
-                    location: format!("line {}", lines[row]),
-                },
-            )
-        }
-        (true, false, false, true) => (ColumnType::Boolean, TypeReason::Booleans),
-        // Unreachable: the loop returns as soon as all three are false.
-        _ => (ColumnType::Categorical, TypeReason::NoValues),
-    }
-}
-
-fn typed_column<'a>(
-    cells: impl Iterator<Item = Option<&'a str>>,
-    column_type: ColumnType,
-    column: &str,
-    lines: &[usize],
-) -> Result<ArrayRef, TabularError> {
-    fn parse_all<'a, T>(
-        cells: impl Iterator<Item = Option<&'a str>>,
-        parse: fn(&str) -> Option<T>,
-        column_type: ColumnType,
-        column: &str,
-        lines: &[usize],
-    ) -> Result<Vec<Option<T>>, TabularError> {
-        cells
-            .enumerate()
-            .map(|(row, cell)| match present(cell) {
-                None => Ok(None),
-                Some(text) => parse(text)
-                    .map(Some)
-                    .ok_or_else(|| TabularError::InvalidValue {
-                        line: lines[row],
-                        column: column.to_string(),
-                        value: cell.unwrap_or_default().to_string(),
-                        expected: column_type,
-                    }),
-            })
-            .collect()
-    }
-    Ok(match column_type {
-        ColumnType::Integer => Arc::new(Int64Array::from(parse_all(
-            cells,
-            parse_integer,
-            column_type,
-            column,
-            lines,
-        )?)),
-        ColumnType::Float => Arc::new(Float64Array::from(parse_all(
-            cells,
-            parse_float,
-            column_type,
-            column,
-            lines,
-        )?)),
-        ColumnType::Boolean => Arc::new(BooleanArray::from(parse_all(
-            cells,
-            parse_boolean,
-            column_type,
-            column,
-            lines,
-        )?)),
-        ColumnType::Categorical => Arc::new(
-            cells
-                .map(|cell| present(cell).and(cell))
-                .collect::<StringArray>(),
-        ),
-    })
 }
 
 /// A first record is a header when none of its fields reads as a number or
@@ -358,8 +790,7 @@ fn looks_like_header(first: &[String]) -> bool {
             || parse_boolean(text).is_some()
     };
     let fields = first.iter().map(|field| field.trim());
-    fields.clone().all(|text| !typed(text))
-        && fields.clone().any(|text| present(Some(text)).is_some())
+    fields.clone().all(|text| !typed(text)) && fields.clone().any(|text| present(text).is_some())
 }
 
 fn checked_header(fields: &[String]) -> Result<Vec<String>, TabularError> {
@@ -809,6 +1240,113 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "a type override names column `agee`, which is not in the csv; columns are: `age`, `name`"
+        );
+    }
+
+    #[test]
+    fn fast_float_path_agrees_with_the_standard_parser() {
+        let mut rng = versa_core::Rng::new(11);
+        for _ in 0..20_000 {
+            let whole_digits = rng.below(18);
+            let fraction_digits = rng.below(24);
+            let mut text = String::new();
+            if rng.below(3) == 0 {
+                text.push('-');
+            }
+            for _ in 0..whole_digits {
+                text.push(char::from(b'0' + rng.below(10) as u8));
+            }
+            if fraction_digits > 0 || whole_digits == 0 {
+                text.push('.');
+                for _ in 0..fraction_digits.max(1) {
+                    text.push(char::from(b'0' + rng.below(10) as u8));
+                }
+            }
+            let expected: f64 = text.parse().unwrap();
+            assert_eq!(
+                parse_float(&text).map(f64::to_bits),
+                Some(expected.to_bits()),
+                "{text}"
+            );
+        }
+        for text in ["1e400", "inf", "1.2.3", ".", "-", "1e", "e5", "1_0", "0x10"] {
+            assert_eq!(parse_float(text), None, "{text}");
+        }
+        assert_eq!(parse_float("+.5e1"), Some(5.0));
+        assert_eq!(parse_integer("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_integer("9223372036854775808"), None);
+        assert_eq!(parse_integer("+17"), Some(17));
+    }
+
+    #[test]
+    fn large_inputs_decode_in_parallel_chunks_like_small_ones() {
+        // Enough rows for several decoding threads; quoted fields with line
+        // breaks late in the file shift line numbers, and invalid values in
+        // two columns must be reported in column order, whichever chunk has them.
+        let n = 3 * PARALLEL_RECORDS + 17;
+        let mut text = String::from("a,b,c,d\r\n");
+        for row in 0..n {
+            let c = if row % 1000 == 999 {
+                format!("\"multi\nline, {row}\"")
+            } else {
+                format!("t{}", row % 7)
+            };
+            let d = if row % 5 == 0 {
+                String::new()
+            } else {
+                format!("{}.25", row)
+            };
+            text.push_str(&format!("{row},{},{c},{d}\r\n", row % 2 == 0));
+        }
+        let table = read(&text).unwrap();
+        assert_eq!(table.n_rows(), n);
+        assert_eq!(
+            types(&table),
+            [
+                ColumnType::Integer,
+                ColumnType::Boolean,
+                ColumnType::Categorical,
+                ColumnType::Float
+            ]
+        );
+        let last = n - 1;
+        assert_eq!(table.value(0, last), Value::Integer(last as i64));
+        assert_eq!(
+            table.value(2, 1999),
+            Value::Text("multi\nline, 1999".into())
+        );
+        assert_eq!(table.value(3, 10), Value::Missing);
+        assert_eq!(table.value(3, 40_001), Value::Float(40_001.25));
+        // Row r starts on line r + 2, plus one for each multi-line field before it.
+        assert_eq!(table.source_line(last), Some(last + 2 + last / 1000));
+
+        let late = 3 * PARALLEL_RECORDS;
+        let early = PARALLEL_RECORDS + 4;
+        let bad = text
+            .replacen(&format!("\r\n{late},"), &format!("\r\nx{late},"), 1)
+            .replacen(
+                &format!("\r\n{early},true,"),
+                &format!("\r\n{early},maybe,"),
+                1,
+            );
+        assert_eq!(bad.len(), text.len() + 2, "both values were replaced");
+        let mut overrides = BTreeMap::new();
+        overrides.insert("a".to_string(), ColumnType::Integer);
+        overrides.insert("b".to_string(), ColumnType::Boolean);
+        let options = CsvOptions {
+            type_overrides: overrides,
+            ..CsvOptions::default()
+        };
+        let row = 3 * PARALLEL_RECORDS;
+        let err = read_csv(bad.as_bytes(), &options).unwrap_err();
+        assert_eq!(
+            err,
+            TabularError::InvalidValue {
+                line: row + 2 + row / 1000,
+                column: "a".into(),
+                value: format!("x{row}"),
+                expected: ColumnType::Integer,
+            }
         );
     }
 
