@@ -17,6 +17,7 @@
 //! Errors are `{"error": "..."}` with `content-type: application/json`; no
 //! input can panic a handler (bodies are parsed by hand, limits apply first).
 
+pub mod batch;
 mod error;
 pub mod metrics;
 mod mlflow;
@@ -35,6 +36,7 @@ use versa_blobs::BlobStore;
 use versa_catalog::Catalog;
 use versa_core::{Alias, ModelName};
 
+pub use batch::{BatchConfig, BatchConfigError, BatchCounts};
 pub use error::ApiError;
 pub use metrics::{Metrics, Protocol};
 pub use models::Models;
@@ -51,6 +53,8 @@ pub struct ServerState {
     metrics: Metrics,
     /// The model `/invocations` and unqualified lookups answer with.
     default_model: Option<(ModelName, Alias)>,
+    /// Per-version request queues when dynamic batching is on.
+    batcher: batch::Batcher,
 }
 
 impl ServerState {
@@ -65,16 +69,33 @@ impl ServerState {
         blobs: BlobStore,
         default_model: Option<(ModelName, Alias)>,
     ) -> Arc<ServerState> {
+        ServerState::with_batching(catalog, blobs, default_model, None)
+    }
+
+    /// State with a default model and dynamic batching (`None`: off, each
+    /// request is predicted on its own; see [`batch`]).
+    pub fn with_batching(
+        catalog: Catalog,
+        blobs: BlobStore,
+        default_model: Option<(ModelName, Alias)>,
+        batching: Option<BatchConfig>,
+    ) -> Arc<ServerState> {
         Arc::new(ServerState {
             models: Models::new(catalog, blobs),
             metrics: Metrics::default(),
             default_model,
+            batcher: batch::Batcher::new(batching),
         })
     }
 
     /// Loaded versions and the alias table.
     pub fn models(&self) -> &Models {
         &self.models
+    }
+
+    /// Batches run so far (all zero when batching is off).
+    pub fn batch_counts(&self) -> &BatchCounts {
+        self.batcher.counts()
     }
 }
 
@@ -166,6 +187,24 @@ async fn metrics_text(State(state): State<Arc<ServerState>>) -> impl IntoRespons
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        state.metrics.render() + &batch_metrics(&state),
+    )
+}
+
+/// Batching counters in the text exposition format (none when batching is off).
+fn batch_metrics(state: &ServerState) -> String {
+    if state.batcher.config().is_none() {
+        return String::new();
+    }
+    let counts = state.batcher.counts();
+    format!(
+        "# HELP versa_batches_total Batches predicted by the dynamic batcher (one GEMM each).\n\
+         # TYPE versa_batches_total counter\n\
+         versa_batches_total {}\n\
+         # HELP versa_batched_rows_total Rows predicted in those batches.\n\
+         # TYPE versa_batched_rows_total counter\n\
+         versa_batched_rows_total {}\n",
+        counts.batches(),
+        counts.rows()
     )
 }

@@ -41,10 +41,6 @@ pub struct PredictResponse {
     pub predictions: Vec<Prediction>,
 }
 
-/// Requests of at most this many rows are answered on the async worker;
-/// bigger ones move to the blocking pool so they cannot stall other requests.
-const INLINE_ROWS: usize = 64;
-
 /// Resolves the version, validates and predicts every row, and records metrics.
 pub(crate) async fn answer(
     state: &ServerState,
@@ -63,28 +59,7 @@ pub(crate) async fn answer(
             return Err(error);
         }
     };
-    let n_rows = rows.len();
-    let predict_all = {
-        let bundle = bundle.clone();
-        move || -> Result<Vec<Prediction>, ApiError> {
-            rows.iter()
-                .enumerate()
-                .map(|(index, row)| {
-                    bundle
-                        .predict_row(row)
-                        .map_err(|e| ApiError::bad_request(format!("row {index}: {e}")))
-                })
-                .collect()
-        }
-    };
-    let result = if n_rows <= INLINE_ROWS {
-        predict_all()
-    } else {
-        tokio::task::spawn_blocking(predict_all)
-            .await
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
-            .and_then(|r| r)
-    };
+    let result = state.batcher.predict(&bundle, rows).await;
     state.metrics.observe(
         Some((bundle.name.as_str(), bundle.version)),
         protocol,
