@@ -1,10 +1,11 @@
 //! `versa serve`: the HTTP prediction server over the workspace.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use versa_core::{ModelRef, VersionSelector};
-use versa_server::ServerState;
+use versa_server::{BatchConfig, ServerState};
 
 use crate::Global;
 
@@ -17,6 +18,13 @@ pub(crate) struct Args {
     /// MLflow's `/invocations`. Other versions load on their first request.
     #[arg(long, value_delimiter = ',', value_name = "NAME@ALIAS,…")]
     models: Vec<String>,
+    /// Dynamic batching: queue small requests per model version and predict up to this many
+    /// rows with one GEMM (off unless given; try 32).
+    #[arg(long, value_name = "ROWS")]
+    batch_max_size: Option<usize>,
+    /// With --batch-max-size: longest wait after a batch's first request, in microseconds.
+    #[arg(long, default_value_t = 500, value_name = "MICROSECONDS", requires = "batch_max_size")]
+    batch_max_delay_us: u64,
 }
 
 pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
@@ -56,10 +64,18 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
             _ => bail!("--models takes NAME@ALIAS entries (e.g. churn@production), got `{text}`"),
         }
     }
-    let state = ServerState::with_default_model(
+    let batching = match args.batch_max_size {
+        None => None,
+        Some(max_size) => Some(
+            BatchConfig::new(max_size, Duration::from_micros(args.batch_max_delay_us))
+                .context("invalid --batch-max-size / --batch-max-delay-us")?,
+        ),
+    };
+    let state = ServerState::with_batching(
         workspace.catalog,
         workspace.blobs,
         preload.first().cloned(),
+        batching,
     );
     state
         .models()
