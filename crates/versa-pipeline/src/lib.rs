@@ -18,6 +18,7 @@ pub mod evaluate;
 pub mod ingest;
 pub mod observer;
 pub mod prepare;
+pub mod repro;
 pub mod run;
 pub mod scenario;
 pub mod spec;
