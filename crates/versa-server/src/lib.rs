@@ -24,6 +24,7 @@ mod mlflow;
 pub mod models;
 mod oip;
 mod predict;
+pub mod predlog;
 
 use std::sync::Arc;
 
@@ -55,6 +56,8 @@ pub struct ServerState {
     default_model: Option<(ModelName, Alias)>,
     /// Per-version request queues when dynamic batching is on.
     batcher: batch::Batcher,
+    /// The prediction log, once enabled ([`ServerState::enable_prediction_log`]).
+    prediction_log: std::sync::OnceLock<Arc<predlog::PredictionLog>>,
 }
 
 impl ServerState {
@@ -85,7 +88,19 @@ impl ServerState {
             metrics: Metrics::default(),
             default_model,
             batcher: batch::Batcher::new(batching),
+            prediction_log: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Starts logging sampled predictions (see [`predlog`]); a second call
+    /// keeps the first log.
+    pub fn enable_prediction_log(
+        &self,
+        config: predlog::PredictionLogConfig,
+    ) -> std::io::Result<()> {
+        let log = predlog::PredictionLog::start(config)?;
+        let _ = self.prediction_log.set(Arc::new(log));
+        Ok(())
     }
 
     /// Loaded versions and the alias table.
@@ -187,7 +202,19 @@ async fn metrics_text(State(state): State<Arc<ServerState>>) -> impl IntoRespons
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render() + &batch_metrics(&state),
+        {
+            let mut text = state.metrics.render();
+            text.push_str(&batch_metrics(&state));
+            if let Some(log) = state.prediction_log.get() {
+                text.push_str("# HELP versa_prediction_log_dropped_total Prediction log records dropped because the writer fell behind.\n");
+                text.push_str("# TYPE versa_prediction_log_dropped_total counter\n");
+                text.push_str(&format!(
+                    "versa_prediction_log_dropped_total {}\n",
+                    log.dropped()
+                ));
+            }
+            text
+        },
     )
 }
 

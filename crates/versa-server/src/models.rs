@@ -12,8 +12,17 @@
 //! - the table entry is swapped only after the new version has loaded and
 //!   passed its checks; if it fails to load, the old version keeps serving and
 //!   the failure is reported (`GET /v1/models`, logs) until it is fixed.
+//!
+//! Canary and shadow (`versa deploy --canary/--shadow`, stored in the
+//! catalog's `alias_routes`) are reconciled by the same refresh. [`Models::pick`]
+//! chooses, for an alias with a canary at PERCENT %, the canary for request
+//! `n` (a per-server counter) when `floor((n+1)·P/100) > floor(n·P/100)`: a
+//! deterministic, evenly spread choice giving exactly P of every 100 requests
+//! (across all routed aliases of the server together) — no randomness to seed,
+//! no shared state beyond one atomic.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -24,6 +33,7 @@ use versa_core::{Alias, ModelName, VersionSelector};
 use versa_pipeline::bundle::ModelBundle;
 
 use crate::ApiError;
+use crate::predlog::Role;
 
 /// How often the alias table is reconciled with the catalog.
 pub const REFRESH_INTERVAL: Duration = Duration::from_millis(250);
@@ -37,6 +47,23 @@ pub struct Models {
     versions: Mutex<HashMap<(String, u32), Arc<ModelBundle>>>,
     aliases: RwLock<HashMap<AliasKey, Arc<ModelBundle>>>,
     failures: Mutex<BTreeMap<String, String>>,
+    routes: RwLock<HashMap<AliasKey, Route>>,
+    canary_counter: AtomicU64,
+}
+
+/// The loaded canary and shadow of one alias.
+#[derive(Clone, Default)]
+struct Route {
+    canary: Option<(Arc<ModelBundle>, u8)>,
+    shadow: Option<Arc<ModelBundle>>,
+}
+
+/// What answers one request: the chosen version, its role, and the shadow
+/// that also runs on the rows (never answering).
+pub(crate) struct Pick {
+    pub(crate) bundle: Arc<ModelBundle>,
+    pub(crate) role: Role,
+    pub(crate) shadow: Option<Arc<ModelBundle>>,
 }
 
 /// One alias as `GET /v1/models` reports it.
@@ -60,6 +87,8 @@ impl Models {
             versions: Mutex::new(HashMap::new()),
             aliases: RwLock::new(HashMap::new()),
             failures: Mutex::new(BTreeMap::new()),
+            routes: RwLock::new(HashMap::new()),
+            canary_counter: AtomicU64::new(0),
         }
     }
 
@@ -94,6 +123,43 @@ impl Models {
                 Ok(bundle)
             }
         }
+    }
+
+    /// Like [`Models::get`], but applies the alias's canary/shadow route.
+    pub(crate) async fn pick(
+        &self,
+        name: &ModelName,
+        selector: &VersionSelector,
+    ) -> Result<Pick, ApiError> {
+        let primary = self.get(name, selector).await?;
+        let VersionSelector::Alias(alias) = selector else {
+            return Ok(Pick {
+                bundle: primary,
+                role: Role::Primary,
+                shadow: None,
+            });
+        };
+        let route = read(&self.routes)
+            .get(&(name.to_string(), alias.to_string()))
+            .cloned()
+            .unwrap_or_default();
+        let (bundle, role) = match route.canary {
+            Some((canary, percent)) if percent > 0 => {
+                let n = self.canary_counter.fetch_add(1, Ordering::Relaxed);
+                let percent = u64::from(percent);
+                if (n + 1) * percent / 100 > n * percent / 100 {
+                    (canary, Role::Canary)
+                } else {
+                    (primary, Role::Primary)
+                }
+            }
+            _ => (primary, Role::Primary),
+        };
+        Ok(Pick {
+            bundle,
+            role,
+            shadow: route.shadow,
+        })
     }
 
     async fn version(&self, name: &ModelName, number: u32) -> Result<Arc<ModelBundle>, ApiError> {
@@ -131,6 +197,7 @@ impl Models {
     /// their new versions once those load, drops deleted aliases, and records
     /// versions that fail to load (the old one keeps serving).
     pub async fn refresh(&self) {
+        self.refresh_routes().await;
         let current = match self.catalog.aliases().await {
             Ok(current) => current,
             Err(error) => {
@@ -169,6 +236,60 @@ impl Models {
                 Some(_) => {}
             }
         }
+    }
+
+    /// Reconciles canary/shadow routes with the catalog. A routed version
+    /// that fails to load leaves the previous route in place and is reported
+    /// like a failed alias move.
+    async fn refresh_routes(&self) {
+        let current = match self.catalog.alias_routes().await {
+            Ok(current) => current,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read alias routes; keeping the current routes");
+                return;
+            }
+        };
+        let mut wanted = HashMap::new();
+        for stored in current {
+            let key = (stored.name.to_string(), stored.alias.to_string());
+            let label = format!("{}@{} route", key.0, key.1);
+            let canary = match stored.canary {
+                Some((version, percent)) => match self.version(&stored.name, version).await {
+                    Ok(bundle) => Some((bundle, percent)),
+                    Err(error) => {
+                        self.route_failed(&key, &label, version, &error);
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let shadow = match stored.shadow {
+                Some(version) => match self.version(&stored.name, version).await {
+                    Ok(bundle) => Some(bundle),
+                    Err(error) => {
+                        self.route_failed(&key, &label, version, &error);
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            lock(&self.failures).remove(&label);
+            wanted.insert(key, Route { canary, shadow });
+        }
+        let mut routes = write(&self.routes);
+        // Keep the served route of keys whose new route failed to load.
+        let failures = lock(&self.failures);
+        routes.retain(|key, _| {
+            wanted.contains_key(key) || failures.contains_key(&format!("{}@{} route", key.0, key.1))
+        });
+        for (key, route) in wanted {
+            routes.insert(key, route);
+        }
+    }
+
+    fn route_failed(&self, key: &AliasKey, label: &str, version: u32, error: &ApiError) {
+        tracing::error!(model = %key.0, alias = %key.1, version, error = ?error, "routed version failed to load; the previous route stays");
+        lock(&self.failures).insert(label.to_string(), format!("{error:?}"));
     }
 
     /// What each served alias answers with now.

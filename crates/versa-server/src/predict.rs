@@ -16,6 +16,8 @@ use versa_core::{ModelName, ModelRef, VersionSelector};
 use versa_pipeline::bundle::{ModelBundle, Prediction};
 
 use crate::metrics::Protocol;
+use crate::models::Pick;
+use crate::predlog::{self, PredictionLog, Role};
 use crate::{ApiError, MAX_ROWS, ServerState};
 
 /// Body of a native predict request.
@@ -50,8 +52,8 @@ pub(crate) async fn answer(
     protocol: Protocol,
 ) -> Result<(Arc<ModelBundle>, Vec<Prediction>), ApiError> {
     let started = Instant::now();
-    let bundle = match state.models.get(name, selector).await {
-        Ok(bundle) => bundle,
+    let pick = match state.models.pick(name, selector).await {
+        Ok(pick) => pick,
         Err(error) => {
             state
                 .metrics
@@ -59,6 +61,13 @@ pub(crate) async fn answer(
             return Err(error);
         }
     };
+    let bundle = pick.bundle.clone();
+    let log = state
+        .prediction_log
+        .get()
+        .filter(|log| log.sample())
+        .cloned();
+    let kept_rows = (log.is_some() || pick.shadow.is_some()).then(|| rows.clone());
     let result = state.batcher.predict(&bundle, rows).await;
     state.metrics.observe(
         Some((bundle.name.as_str(), bundle.version)),
@@ -66,7 +75,77 @@ pub(crate) async fn answer(
         result.is_ok(),
         started.elapsed(),
     );
+    if let (Ok(predictions), Some(rows)) = (&result, kept_rows) {
+        after_answer(pick, log, started.elapsed(), rows, predictions);
+    }
     Ok((bundle, result?))
+}
+
+/// Logs the answer (when sampled) and runs the shadow, if any, on the same
+/// rows — spawned, so it never delays or changes the response; its answer is
+/// logged and traced, never returned.
+fn after_answer(
+    pick: Pick,
+    log: Option<Arc<PredictionLog>>,
+    latency: std::time::Duration,
+    rows: Vec<Map<String, Value>>,
+    predictions: &[Prediction],
+) {
+    if let Some(log) = &log {
+        let name = pick.bundle.name.as_str();
+        log.record(predlog::records(
+            name,
+            pick.bundle.version,
+            pick.role,
+            latency,
+            &rows,
+            predictions,
+        ));
+    }
+    let Some(shadow) = pick.shadow else {
+        return;
+    };
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let shadow_for_rows = shadow.clone();
+        let predicted = tokio::task::spawn_blocking(move || {
+            let answers: Result<Vec<Prediction>, String> = rows
+                .iter()
+                .enumerate()
+                .map(|(index, row)| {
+                    shadow_for_rows
+                        .predict_row(row)
+                        .map_err(|e| format!("row {index}: {e}"))
+                })
+                .collect();
+            (rows, answers)
+        })
+        .await;
+        let (rows, answers) = match predicted {
+            Ok((rows, Ok(answers))) => (rows, answers),
+            Ok((_, Err(error))) => {
+                tracing::warn!(model = %shadow.name, version = shadow.version, %error, "shadow version could not answer");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(model = %shadow.name, version = shadow.version, %error, "shadow prediction task failed");
+                return;
+            }
+        };
+        let latency = started.elapsed();
+        let labels: Vec<&str> = answers.iter().map(|a| a.label.as_str()).collect();
+        tracing::info!(model = %shadow.name, version = shadow.version, role = "shadow", ?labels, latency_us = latency.as_micros() as u64, "shadow answered");
+        if let Some(log) = log {
+            log.record(predlog::records(
+                shadow.name.as_str(),
+                shadow.version,
+                Role::Shadow,
+                latency,
+                &rows,
+                &answers,
+            ));
+        }
+    });
 }
 
 /// Checks a row count against [`MAX_ROWS`].
