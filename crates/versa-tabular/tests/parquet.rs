@@ -305,3 +305,21 @@ fn csv_type_reasons_explain_the_inference() {
     let decoded = versa_tabular::decode_csv(csv.as_bytes(), &options).unwrap();
     assert_eq!(decoded.type_reasons[0], TypeReason::Declared);
 }
+
+#[test]
+fn a_file_written_by_pandas_reads_like_its_csv() {
+    // pandas 3 `to_parquet` defaults: pyarrow engine, snappy pages, strings as
+    // large_string, a categorical as a dictionary with int8 keys, and a
+    // non-default index as `__index_level_0__` (see make_pandas_fixture.py).
+    let bytes = include_bytes!("fixtures/pandas_snappy.parquet");
+    let table = read_parquet(bytes).unwrap();
+    let csv = "age,income,senior,contract,plan,support_calls\n\
+               34,52.5,false,monthly,basic,0\n\
+               51,,true,,pro,3\n\
+               27,31.25,false,yearly,basic,1\n\
+               45,78.0,true,monthly,pro,2\n";
+    let from_csv = read_csv(csv.as_bytes(), &CsvOptions::default()).unwrap();
+    assert_eq!(table.schema(), from_csv.schema());
+    assert_eq!(content_digest(&table), content_digest(&from_csv));
+    assert_eq!(table.value(4, 1), Value::Text("pro".into()));
+}
