@@ -68,6 +68,11 @@ enum Command {
     Predict(commands::predict::Args),
     /// Serve predictions over HTTP.
     Serve(commands::serve::Args),
+    /// Route an alias's traffic: a canary version answering a share of requests, a shadow
+    /// version run beside it (logged, never answering), or --clear.
+    Deploy(commands::deploy::Args),
+    /// Summarize the prediction log: answers and latency per version, input drift vs training data.
+    Monitor(commands::monitor::Args),
     /// Write an example pipeline (`versa.toml` and its data) to start from.
     Init(commands::init::Args),
     /// Run the pipeline in `versa.toml`, re-running only stages whose inputs changed.
@@ -114,6 +119,8 @@ fn main() -> ExitCode {
             Command::Lineage(args) => commands::lineage::run(&global, args).await,
             Command::Predict(args) => commands::predict::run(&global, args).await,
             Command::Serve(args) => commands::serve::run(&global, args).await,
+            Command::Deploy(args) => commands::deploy::run(&global, args).await,
+            Command::Monitor(args) => commands::monitor::run(&global, args).await,
             Command::Init(args) => commands::init::run(&global, args).await,
             Command::Run(args) => commands::run::run(&global, args).await,
             Command::Repro(args) => commands::repro::run(&global, args).await,

@@ -1,9 +1,11 @@
 //! One module per subcommand, each with its clap arguments and its `run`.
 
 pub(crate) mod data;
+pub(crate) mod deploy;
 pub(crate) mod init;
 pub(crate) mod lineage;
 pub(crate) mod models;
+pub(crate) mod monitor;
 pub(crate) mod predict;
 pub(crate) mod quickstart;
 pub(crate) mod repro;

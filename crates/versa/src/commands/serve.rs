@@ -23,8 +23,17 @@ pub(crate) struct Args {
     #[arg(long, value_name = "ROWS")]
     batch_max_size: Option<usize>,
     /// With --batch-max-size: longest wait after a batch's first request, in microseconds.
-    #[arg(long, default_value_t = 500, value_name = "MICROSECONDS", requires = "batch_max_size")]
+    #[arg(
+        long,
+        default_value_t = 500,
+        value_name = "MICROSECONDS",
+        requires = "batch_max_size"
+    )]
     batch_max_delay_us: u64,
+    /// Share of requests written to the prediction log `.versa/predictions/<model>/<day>.jsonl`
+    /// (read by `versa monitor`): 1.0 logs all, 0 turns the log off.
+    #[arg(long, default_value_t = 1.0, value_name = "RATE")]
+    log_sample: f64,
 }
 
 pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
@@ -64,6 +73,13 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
             _ => bail!("--models takes NAME@ALIAS entries (e.g. churn@production), got `{text}`"),
         }
     }
+    if !(0.0..=1.0).contains(&args.log_sample) {
+        bail!(
+            "--log-sample {} is out of range; expected a share from 0 (off) to 1 (every request)",
+            args.log_sample
+        );
+    }
+    let log_dir = workspace.root().join(".versa").join("predictions");
     let batching = match args.batch_max_size {
         None => None,
         Some(max_size) => Some(
@@ -77,6 +93,16 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
         preload.first().cloned(),
         batching,
     );
+    if args.log_sample > 0.0 {
+        state
+            .enable_prediction_log(versa_server::predlog::PredictionLogConfig {
+                dir: log_dir.clone(),
+                sample_rate: args.log_sample,
+            })
+            .with_context(|| {
+                format!("cannot start the prediction log in `{}`", log_dir.display())
+            })?;
+    }
     state
         .models()
         .preload(&preload)
