@@ -2,7 +2,9 @@
 //! `dataframe_split`, `dataframe_records`, `instances` or `inputs`, and
 //! `GET /ping`. Answers `{"predictions": [label, …]}` like an MLflow
 //! classifier, from the server's default model (`versa serve --models`, or the
-//! `production` alias of the only registered model).
+//! `production` alias of the only registered model). MLflow's body has no
+//! place for a version, so the answering version (the canary's, when it
+//! answered) is named in the [`VERSION_HEADER`] response header.
 
 use std::sync::Arc;
 
@@ -18,6 +20,9 @@ use crate::metrics::Protocol;
 use crate::predict::{answer, check_row_count, json_kind, object_rows};
 use crate::{ApiError, ServerState};
 
+/// Response header naming the model version that answered `/invocations`.
+pub(crate) const VERSION_HEADER: &str = "x-versa-model-version";
+
 pub(crate) async fn ping() -> &'static str {
     "\n"
 }
@@ -28,7 +33,7 @@ pub(crate) async fn invocations(
     State(state): State<Arc<ServerState>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<([(&'static str, String); 1], Json<Value>), ApiError> {
     let body = crate::predict::body(body)?;
     if let Some(content_type) = headers
         .get(header::CONTENT_TYPE)
@@ -48,7 +53,7 @@ pub(crate) async fn invocations(
     let rows = rows(document)?;
     check_row_count(rows.len())?;
     let (model, alias) = default_model(&state).await?;
-    let (_, predictions) = answer(
+    let (bundle, predictions) = answer(
         &state,
         &model,
         &VersionSelector::Alias(alias),
@@ -57,7 +62,10 @@ pub(crate) async fn invocations(
     )
     .await?;
     let labels: Vec<String> = predictions.into_iter().map(|p| p.label).collect();
-    Ok(Json(json!({ "predictions": labels })))
+    Ok((
+        [(VERSION_HEADER, bundle.version.to_string())],
+        Json(json!({ "predictions": labels })),
+    ))
 }
 
 async fn default_model(state: &ServerState) -> Result<(ModelName, Alias), ApiError> {

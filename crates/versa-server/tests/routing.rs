@@ -160,14 +160,27 @@ async fn canary_share_follows_the_percent_and_clear_restores_the_alias() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["model_version"], "1");
 
+    // MLflow's body has no version; the header names the canary.
+    let request = Request::builder()
+        .method("POST")
+        .uri("/invocations")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"dataframe_records": [customer()]}).to_string(),
+        ))
+        .unwrap();
+    let response = app(f.state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-versa-model-version"], "1");
+
     route(&f, None, None).await;
     assert!(versions(&f, 20).await.iter().all(|v| *v == 2));
 
     // The log names each answer's version and role.
-    let records = log_records(f.dir.path(), 1061).await;
-    assert_eq!(records.len(), 1061);
+    let records = log_records(f.dir.path(), 1062).await;
+    assert_eq!(records.len(), 1062);
     let canary_records = records.iter().filter(|r| r.role == Role::Canary).count();
-    assert_eq!(canary_records, 20 + 300 + 1);
+    assert_eq!(canary_records, 20 + 300 + 2);
     assert!(
         records
             .iter()
