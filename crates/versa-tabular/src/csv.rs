@@ -188,6 +188,12 @@ struct Structure {
 
 /// Pass 1: walks every record, checking structure (quotes, widths),
 /// remembering where each data record starts and inferring column types.
+///
+/// Large inputs are scanned in two halves at once, the second starting after
+/// a line break near the middle. That guess is right unless the line break
+/// sits inside a quoted field; the first half's scan, which starts at the
+/// true beginning, shows which: its last record must end exactly where the
+/// second half began. If it does not, the rest is scanned again in order.
 fn scan_structure(
     text: &str,
     delimiter: u8,
@@ -195,114 +201,248 @@ fn scan_structure(
     has_header: bool,
     declared: &[Option<ColumnType>],
 ) -> Result<Structure, TabularError> {
-    let mut cursor = Cursor::new(text, delimiter);
-    let mut inference: Vec<Inference> = declared
-        .iter()
-        .map(|declared| Inference {
-            settled: declared.is_some(),
-            ..Inference::default()
+    let fresh = || -> Vec<Inference> {
+        declared
+            .iter()
+            .map(|declared| Inference {
+                declared: declared.is_some(),
+                ..Inference::default()
+            })
+            .collect()
+    };
+    let split = (text.len() >= PARALLEL_BYTES
+        && std::thread::available_parallelism().map_or(1, |n| n.get()) > 1)
+        .then(|| {
+            let middle = text.len() / 2;
+            text.as_bytes()[middle..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map(|at| middle + at + 1)
         })
-        .collect();
-    let mut records = Vec::with_capacity(text.len() / 64 + 1);
-    let mut first_ragged = None;
-    let mut is_header = has_header;
-    while cursor.start_record() {
-        let record = RecordAt {
-            offset: cursor.at,
-            line: cursor.line,
-        };
-        let data_row = records.len();
-        let mut n_fields = 0;
-        loop {
-            let (field, more) = cursor.field()?;
-            if !is_header && let Some(column) = inference.get_mut(n_fields) {
-                column.observe(cursor.text(&field)?, data_row);
-            }
-            n_fields += 1;
-            if !more {
-                break;
-            }
-        }
-        if n_fields != n_columns && first_ragged.is_none() {
-            first_ragged = Some(RecordShape {
-                line: record.line,
-                n_fields,
-            });
-        }
-        if is_header {
-            is_header = false;
-        } else {
-            records.push(record);
-        }
+        .flatten()
+        .filter(|&split| split < text.len());
+    let Some(split) = split else {
+        let mut part = ScanPart::new(fresh());
+        part.scan(
+            &mut Cursor::new(text, delimiter),
+            text.len(),
+            n_columns,
+            has_header,
+        )?;
+        return Ok(part.into_structure());
+    };
+    let (first, second) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| {
+            let mut part = ScanPart::new(fresh());
+            let mut cursor = Cursor::new(text, delimiter);
+            cursor.at = split;
+            let result = part.scan(&mut cursor, text.len(), n_columns, false);
+            (part, result)
+        });
+        let mut part = ScanPart::new(fresh());
+        let mut cursor = Cursor::new(text, delimiter);
+        let result = part
+            .scan(&mut cursor, split, n_columns, has_header)
+            .map(|()| cursor);
+        (
+            (part, result),
+            second.join().map_err(|_| {
+                TabularError::Decode("a scanning thread stopped unexpectedly".to_string())
+            }),
+        )
+    });
+    let (mut part, cursor) = (first.0, first.1?);
+    if cursor.at != split {
+        // The guess fell inside a quoted field: finish in order from here.
+        let mut cursor = cursor;
+        part.scan(&mut cursor, text.len(), n_columns, false)?;
+        return Ok(part.into_structure());
     }
-    Ok(Structure {
-        records,
-        first_ragged,
-        inference,
-    })
+    let (later, result) = second?;
+    let line_offset = cursor.line - 1;
+    if let Err(error) = result {
+        return Err(match error {
+            TabularError::UnclosedQuote { line } => TabularError::UnclosedQuote {
+                line: line + line_offset,
+            },
+            other => other,
+        });
+    }
+    part.append(later, line_offset);
+    Ok(part.into_structure())
 }
 
-/// The inference rules of the module docs, fed one cell at a time.
+/// Inputs at least this large are scanned in two halves at once.
+const PARALLEL_BYTES: usize = 4 << 20;
+
+/// The pass-1 results for one stretch of records.
+struct ScanPart {
+    records: Vec<RecordAt>,
+    first_ragged: Option<RecordShape>,
+    inference: Vec<Inference>,
+}
+
+impl ScanPart {
+    fn new(inference: Vec<Inference>) -> ScanPart {
+        ScanPart {
+            records: Vec::new(),
+            first_ragged: None,
+            inference,
+        }
+    }
+
+    /// Reads records from the cursor until one ends at or beyond `end`.
+    fn scan(
+        &mut self,
+        cursor: &mut Cursor<'_>,
+        end: usize,
+        n_columns: usize,
+        has_header: bool,
+    ) -> Result<(), TabularError> {
+        let mut is_header = has_header;
+        self.records.reserve((end.saturating_sub(cursor.at)) / 64);
+        while cursor.at < end && cursor.start_record() {
+            let record = RecordAt {
+                offset: cursor.at,
+                line: cursor.line,
+            };
+            let data_row = self.records.len();
+            let mut n_fields = 0;
+            loop {
+                let (field, more) = cursor.field()?;
+                if !is_header && let Some(column) = self.inference.get_mut(n_fields) {
+                    column.observe(cursor.text(&field)?, data_row);
+                }
+                n_fields += 1;
+                if !more {
+                    break;
+                }
+            }
+            if n_fields != n_columns && self.first_ragged.is_none() {
+                self.first_ragged = Some(RecordShape {
+                    line: record.line,
+                    n_fields,
+                });
+            }
+            if is_header {
+                is_header = false;
+            } else {
+                self.records.push(record);
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the part that follows this one in the text.
+    fn append(&mut self, later: ScanPart, line_offset: usize) {
+        let row_offset = self.records.len();
+        self.records
+            .extend(later.records.into_iter().map(|record| RecordAt {
+                offset: record.offset,
+                line: record.line + line_offset,
+            }));
+        if self.first_ragged.is_none() {
+            self.first_ragged = later.first_ragged.map(|shape| RecordShape {
+                line: shape.line + line_offset,
+                n_fields: shape.n_fields,
+            });
+        }
+        for (column, later) in self.inference.iter_mut().zip(later.inference) {
+            column.append(later, row_offset);
+        }
+    }
+
+    fn into_structure(self) -> Structure {
+        Structure {
+            records: self.records,
+            first_ragged: self.first_ragged,
+            inference: self.inference,
+        }
+    }
+}
+
+/// The inference rules of the module docs, kept as the first value (data
+/// row and trimmed text) that rules out each type, so that the inference of
+/// consecutive stretches of rows can be combined.
 #[derive(Debug, Default)]
 struct Inference {
-    /// Declared, or already known to be categorical: nothing left to learn.
-    settled: bool,
+    /// Declared by an override: nothing to learn.
+    declared: bool,
     any: bool,
-    not_integer: bool,
-    not_float: bool,
-    not_boolean: bool,
-    first_decimal: Option<(usize, String)>,
-    ruled_out_by: Option<(usize, String)>,
+    not_integer: Option<(usize, String)>,
+    /// The first value that is neither an integer nor a decimal number.
+    not_float: Option<(usize, String)>,
+    not_boolean: Option<(usize, String)>,
 }
 
 impl Inference {
     #[inline]
     fn observe(&mut self, cell: &str, row: usize) {
-        if self.settled {
+        if self.declared
+            || (self.not_integer.is_some()
+                && self.not_float.is_some()
+                && self.not_boolean.is_some())
+        {
             return;
         }
         let Some(text) = present(cell) else {
             return;
         };
         self.any = true;
-        let was_integer = !self.not_integer;
-        self.not_integer = self.not_integer || parse_integer(text).is_none();
-        self.not_float = self.not_float || (self.not_integer && parse_float(text).is_none());
-        self.not_boolean = self.not_boolean || parse_boolean(text).is_none();
-        if was_integer && self.not_integer && !self.not_float {
-            self.first_decimal = Some((row, text.to_string()));
+        if self.not_integer.is_none() && parse_integer(text).is_none() {
+            self.not_integer = Some((row, text.to_string()));
         }
-        if self.not_integer && self.not_float && self.not_boolean {
-            self.ruled_out_by = Some((row, text.to_string()));
-            self.settled = true;
+        if self.not_float.is_none() && self.not_integer.is_some() && parse_float(text).is_none() {
+            self.not_float = Some((row, text.to_string()));
+        }
+        if self.not_boolean.is_none() && parse_boolean(text).is_none() {
+            self.not_boolean = Some((row, text.to_string()));
+        }
+    }
+
+    fn append(&mut self, later: Inference, row_offset: usize) {
+        let shift =
+            |found: Option<(usize, String)>| found.map(|(row, text)| (row + row_offset, text));
+        self.any = self.any || later.any;
+        if self.not_integer.is_none() {
+            self.not_integer = shift(later.not_integer);
+        }
+        if self.not_float.is_none() {
+            self.not_float = shift(later.not_float);
+        }
+        if self.not_boolean.is_none() {
+            self.not_boolean = shift(later.not_boolean);
         }
     }
 
     fn conclude(self, lines: &[usize]) -> (ColumnType, TypeReason) {
-        let located = |found: Option<(usize, String)>| {
-            let (row, example) = found.unwrap_or_default();
+        let located = |(row, example): (usize, String)| {
             let line = lines.get(row).copied().unwrap_or_default();
             (example, format!("line {line}"))
         };
-        if let Some(found) = self.ruled_out_by {
-            let (example, location) = located(Some(found));
-            return (
-                ColumnType::Categorical,
-                TypeReason::Text { example, location },
-            );
-        }
-        if !self.any {
-            (ColumnType::Categorical, TypeReason::NoValues)
-        } else if !self.not_integer {
-            (ColumnType::Integer, TypeReason::WholeNumbers)
-        } else if !self.not_float {
-            let (example, location) = located(self.first_decimal);
-            (
-                ColumnType::Float,
-                TypeReason::DecimalNumbers { example, location },
-            )
-        } else {
-            (ColumnType::Boolean, TypeReason::Booleans)
+        match (self.any, self.not_integer, self.not_float, self.not_boolean) {
+            (false, ..) => (ColumnType::Categorical, TypeReason::NoValues),
+            (true, None, ..) => (ColumnType::Integer, TypeReason::WholeNumbers),
+            (true, Some(first_decimal), None, _) => {
+                let (example, location) = located(first_decimal);
+                (
+                    ColumnType::Float,
+                    TypeReason::DecimalNumbers { example, location },
+                )
+            }
+            (true, Some(_), Some(_), None) => (ColumnType::Boolean, TypeReason::Booleans),
+            (true, Some(a), Some(b), Some(c)) => {
+                // The value that ruled out the last remaining type.
+                let last = [a, b, c]
+                    .into_iter()
+                    .max_by_key(|(row, _)| *row)
+                    .unwrap_or_default();
+                let (example, location) = located(last);
+                (
+                    ColumnType::Categorical,
+                    TypeReason::Text { example, location },
+                )
+            }
         }
     }
 }
@@ -1283,7 +1423,7 @@ mod tests {
         // Enough rows for several decoding threads; quoted fields with line
         // breaks late in the file shift line numbers, and invalid values in
         // two columns must be reported in column order, whichever chunk has them.
-        let n = 3 * PARALLEL_RECORDS + 17;
+        let n = 12 * PARALLEL_RECORDS + 17;
         let mut text = String::from("a,b,c,d\r\n");
         for row in 0..n {
             let c = if row % 1000 == 999 {
@@ -1299,6 +1439,7 @@ mod tests {
             text.push_str(&format!("{row},{},{c},{d}\r\n", row % 2 == 0));
         }
         let table = read(&text).unwrap();
+        assert!(text.len() > PARALLEL_BYTES, "both passes run in parallel");
         assert_eq!(table.n_rows(), n);
         assert_eq!(
             types(&table),
@@ -1320,7 +1461,7 @@ mod tests {
         // Row r starts on line r + 2, plus one for each multi-line field before it.
         assert_eq!(table.source_line(last), Some(last + 2 + last / 1000));
 
-        let late = 3 * PARALLEL_RECORDS;
+        let late = 9 * PARALLEL_RECORDS;
         let early = PARALLEL_RECORDS + 4;
         let bad = text
             .replacen(&format!("\r\n{late},"), &format!("\r\nx{late},"), 1)
@@ -1337,7 +1478,7 @@ mod tests {
             type_overrides: overrides,
             ..CsvOptions::default()
         };
-        let row = 3 * PARALLEL_RECORDS;
+        let row = 9 * PARALLEL_RECORDS;
         let err = read_csv(bad.as_bytes(), &options).unwrap_err();
         assert_eq!(
             err,
@@ -1347,6 +1488,75 @@ mod tests {
                 value: format!("x{row}"),
                 expected: ColumnType::Integer,
             }
+        );
+    }
+
+    #[test]
+    fn a_quoted_field_across_the_middle_is_scanned_in_order() {
+        // The middle of the text falls inside one long quoted field full of
+        // line breaks, so the second half's guessed start is wrong.
+        let mut text = String::from("id,note,x\n");
+        for row in 0..60_000 {
+            text.push_str(&format!("{row},n{row},{row}.5\n"));
+        }
+        let long = "line\n".repeat(PARALLEL_BYTES / 5);
+        text.push_str(&format!("60000,\"{long}\",1.5\n"));
+        for row in 60_001..80_000 {
+            text.push_str(&format!("{row},n{row},{row}.5\n"));
+        }
+        assert!(text.len() > PARALLEL_BYTES);
+        let table = read(&text).unwrap();
+        assert_eq!(table.n_rows(), 80_000);
+        assert_eq!(table.value(1, 60_000), Value::Text(long.clone()));
+        assert_eq!(table.value(2, 79_999), Value::Float(79_999.5));
+        let long_lines = PARALLEL_BYTES / 5;
+        assert_eq!(table.source_line(79_999), Some(79_999 + 2 + long_lines));
+
+        // A ragged row and an invalid type reason after the middle keep their true lines.
+        let ragged = text.replacen("\n79990,n79990,79990.5\n", "\n79990,n79990\n", 1);
+        let err = read(&ragged).unwrap_err();
+        assert_eq!(
+            err,
+            TabularError::RaggedRow {
+                line: 79_990 + 2 + long_lines,
+                expected: 3,
+                found: 2
+            }
+        );
+        let texty = text.replacen("\n79990,n79990,79990.5\n", "\n79990,n79990,oops\n", 1);
+        let decoded = decode_csv(texty.as_bytes(), &CsvOptions::default()).unwrap();
+        assert_eq!(
+            decoded.type_reasons[2].to_string(),
+            format!(
+                "`oops` (line {}) is not a number or a boolean",
+                79_990 + 2 + long_lines
+            )
+        );
+    }
+
+    #[test]
+    fn the_halves_of_a_large_input_combine_their_inference() {
+        // A column whose kinds change only in the second half, and a ragged
+        // row and an unclosed quote there, are reported with true lines.
+        let mut text = String::from("a,b\n");
+        for row in 0..400_000 {
+            let b = if row == 350_000 {
+                "2.5".to_string()
+            } else {
+                row.to_string()
+            };
+            text.push_str(&format!("{row},{b}\n"));
+        }
+        assert!(text.len() > PARALLEL_BYTES);
+        let decoded = decode_csv(text.as_bytes(), &CsvOptions::default()).unwrap();
+        assert_eq!(
+            decoded.type_reasons[1].to_string(),
+            "every value is a number; `2.5` (line 350002) is not whole"
+        );
+        let unclosed = text.replacen("\n390000,", "\n\"390000,", 1);
+        assert_eq!(
+            read(&unclosed).unwrap_err(),
+            TabularError::UnclosedQuote { line: 390_002 }
         );
     }
 
