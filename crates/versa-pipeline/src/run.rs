@@ -506,7 +506,6 @@ fn version_text(version: Option<u32>) -> String {
 
 /// Dataset and prepared matrices, built only when a stage that needs them runs.
 struct Materialized {
-    ingest: IngestReport,
     loaded: LoadedDataset,
     prepared: Prepared,
 }
@@ -515,19 +514,35 @@ struct Runner<'a> {
     workspace: &'a Workspace,
     spec: &'a PipelineSpec,
     data_path: PathBuf,
+    ingested: Option<(IngestReport, LoadedDataset)>,
     materialized: Option<Materialized>,
 }
 
 impl Runner<'_> {
-    async fn materialize(&mut self) -> Result<&Materialized, PipelineError> {
-        if self.materialized.is_none() {
+    /// Ingests the data file (stage 1 only), kept for a later `materialize`.
+    async fn ingest(&mut self) -> Result<&IngestReport, PipelineError> {
+        if self.ingested.is_none() {
             let name = DatasetName::new(&self.spec.data.name).map_err(invalid)?;
             let options = IngestOptions {
                 label: Some(self.spec.data.label.clone()),
                 ..IngestOptions::default()
             };
-            let (ingest, loaded) =
-                ingest_file(self.workspace, &self.data_path, &name, &options).await?;
+            self.ingested =
+                Some(ingest_file(self.workspace, &self.data_path, &name, &options).await?);
+        }
+        self.ingested
+            .as_ref()
+            .map(|(report, _)| report)
+            .ok_or_else(|| PipelineError::Invalid("dataset was not ingested".into()))
+    }
+
+    async fn materialize(&mut self) -> Result<&Materialized, PipelineError> {
+        if self.materialized.is_none() {
+            self.ingest().await?;
+            let (_, loaded) = self
+                .ingested
+                .take()
+                .ok_or_else(|| PipelineError::Invalid("dataset was not ingested".into()))?;
             let prepared = prepare(
                 self.workspace,
                 &loaded,
@@ -539,11 +554,7 @@ impl Runner<'_> {
                 },
             )
             .await?;
-            self.materialized = Some(Materialized {
-                ingest,
-                loaded,
-                prepared,
-            });
+            self.materialized = Some(Materialized { loaded, prepared });
         }
         self.materialized
             .as_ref()
@@ -568,6 +579,7 @@ pub async fn run_pipeline(
         workspace,
         spec,
         data_path,
+        ingested: None,
         materialized: None,
     };
     let mut stages = Vec::new();
@@ -584,15 +596,13 @@ pub async fn run_pipeline(
         Some(record) => (decode::<DataOutput>(&record)?, record, true),
         None => {
             let timer = start(observer, 1, "data");
-            let materialized = runner.materialize().await?;
-            let manifest = &materialized.loaded.manifest;
-            let version = materialized.ingest.version;
+            let ingest = runner.ingest().await?;
             let output = DataOutput {
                 dataset: spec.data.name.clone(),
-                version,
-                content_digest: manifest.content_digest,
-                n_rows: manifest.n_rows as usize,
-                n_columns: manifest.schema.len(),
+                version: ingest.version,
+                content_digest: ingest.content_digest,
+                n_rows: ingest.n_rows,
+                n_columns: ingest.n_columns,
             };
             let record = save(workspace, &stage, &output, timer)?;
             (output, record, false)
@@ -1034,5 +1044,39 @@ fn row(
         operation,
         output,
         duration_ms: if cached { 0.0 } else { record.duration_ms },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{CHURN_EXAMPLE, parse_spec};
+
+    fn keys(overrides: &[&str], data: &[u8]) -> BTreeMap<String, Digest> {
+        let overrides: Vec<String> = overrides.iter().map(ToString::to_string).collect();
+        let spec = parse_spec(CHURN_EXAMPLE, &overrides).expect("example parses");
+        plan(&spec, data)
+            .into_iter()
+            .map(|s| (s.name, s.key))
+            .collect()
+    }
+
+    #[test]
+    fn a_key_changes_exactly_when_its_inputs_do() {
+        let base = keys(&[], b"a,b\n1,2\n");
+        assert_eq!(base, keys(&[], b"a,b\n1,2\n"), "keys are deterministic");
+        let epochs = keys(&["v2.epochs=3"], b"a,b\n1,2\n");
+        for (stage, same) in [
+            ("data", true),
+            ("prepare", true),
+            ("train.v1", true),
+            ("train.v2", false),
+            ("evaluate", false),
+            ("deploy", false),
+        ] {
+            assert_eq!(base[stage] == epochs[stage], same, "{stage}");
+        }
+        let data = keys(&[], b"a,b\n1,3\n");
+        assert!(base.iter().all(|(stage, key)| data[stage] != *key));
     }
 }
