@@ -224,4 +224,17 @@ async fn shadow_never_changes_answers_and_is_logged() {
             .filter(|r| r.role == Role::Primary)
             .all(|r| r.version == 2)
     );
+
+    // Nothing was dropped at this load, and /metrics says so.
+    let request = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .unwrap();
+    let response = app(f.state.clone()).oneshot(request).await.unwrap();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(
+        text.contains("versa_prediction_log_dropped_total 0\n"),
+        "{text}"
+    );
 }
