@@ -57,11 +57,19 @@ pub(crate) fn load_spec(
     Ok((spec, dir))
 }
 
+/// The spec's directory as a workspace (created if missing), honouring `--catalog`.
+pub(crate) async fn open_spec_workspace(global: &Global, dir: &Path) -> Result<Workspace> {
+    let marker = dir.join(versa_pipeline::workspace::MARKER_DIR);
+    std::fs::create_dir_all(&marker)
+        .with_context(|| format!("cannot create `{}`", marker.display()))?;
+    Workspace::open_with_catalog(dir, global.catalog.as_deref())
+        .await
+        .with_context(|| format!("cannot open the workspace `{}`", dir.display()))
+}
+
 pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
     let (spec, dir) = load_spec(global, args.file.as_deref(), &args.set)?;
-    let workspace = Workspace::init(&dir)
-        .await
-        .with_context(|| format!("cannot open a workspace in `{}`", dir.display()))?;
+    let workspace = open_spec_workspace(global, &dir).await?;
     let mut terminal = TerminalObserver::new();
     let mut quiet = NoopObserver;
     let observer: &mut dyn Observer = if global.json {

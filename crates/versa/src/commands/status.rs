@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use versa_pipeline::Workspace;
 use versa_pipeline::run::status;
 
 use crate::Global;
@@ -20,9 +19,7 @@ pub(crate) struct Args {
 
 pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
     let (spec, dir) = super::run::load_spec(global, args.file.as_deref(), &[])?;
-    let workspace = Workspace::init(&dir)
-        .await
-        .with_context(|| format!("cannot open a workspace in `{}`", dir.display()))?;
+    let workspace = super::run::open_spec_workspace(global, &dir).await?;
     let data_path = dir.join(&spec.data.path);
     let bytes = std::fs::read(&data_path)
         .with_context(|| format!("cannot read the data file `{}`", data_path.display()))?;
