@@ -967,8 +967,10 @@ async fn decide_and_deploy(
             best.version
         ),
         Some(version) => format!(
-            "v{} {metric} {best_value:.4} beats v{version} by at least {}",
-            best.version, spec.deploy.min_improvement
+            "v{} {metric} {best_value:.4} beats current v{version} {:.4} by at least {}",
+            best.version,
+            current_value.unwrap_or(f64::NAN),
+            spec.deploy.min_improvement
         ),
     };
     Ok(output)
