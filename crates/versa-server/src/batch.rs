@@ -37,6 +37,9 @@ use crate::ApiError;
 /// bigger ones move to the blocking pool so they cannot stall other requests.
 const INLINE_ROWS: usize = 64;
 
+/// Granularity of tokio's timer; shorter waits are done by yielding.
+const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+
 /// Largest `max_size` accepted: a batch bigger than this would hold the
 /// worker long enough to hurt latency more than GEMM saves.
 pub const MAX_BATCH_SIZE: usize = 4096;
@@ -226,10 +229,21 @@ async fn worker(
             let next = match receiver.try_recv() {
                 Ok(job) => Some(job),
                 Err(mpsc::error::TryRecvError::Empty) => {
-                    // Past the deadline: run the batch as it is.
-                    tokio::time::timeout_at(deadline, receiver.recv())
-                        .await
-                        .unwrap_or_default()
+                    let now = Instant::now();
+                    if now >= deadline {
+                        None
+                    } else if deadline - now >= TIMER_RESOLUTION {
+                        // Past the deadline: run the batch as it is.
+                        tokio::time::timeout_at(deadline, receiver.recv())
+                            .await
+                            .unwrap_or_default()
+                    } else {
+                        // tokio's timer ticks in milliseconds, so a shorter
+                        // wait would last a whole tick: let other tasks run
+                        // (they may enqueue) and look again.
+                        tokio::task::yield_now().await;
+                        continue;
+                    }
                 }
                 Err(mpsc::error::TryRecvError::Disconnected) => None,
             };
