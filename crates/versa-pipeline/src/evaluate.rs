@@ -10,6 +10,7 @@ use versa_mlp::metrics::{ClassificationReport, evaluate};
 use versa_tabular::Table;
 
 use crate::bundle::ModelBundle;
+use crate::prepare::feature_matrix;
 use crate::{PipelineError, Workspace};
 
 /// One version's test metrics.
@@ -54,12 +55,7 @@ pub async fn evaluate_versions(
             &VersionSelector::Version(version),
         )
         .await?;
-        let values = bundle.transform.transform_table(table, test_rows)?;
-        let x = ndarray::Array2::from_shape_vec(
-            (test_rows.len(), bundle.transform.n_features()),
-            values,
-        )
-        .map_err(|e| PipelineError::Invalid(format!("transform produced a ragged matrix: {e}")))?;
+        let x = feature_matrix(&bundle.transform, table, test_rows)?;
         let proba = bundle.model.predict_proba(x.view());
         let metrics = evaluate(labels, proba.view())?;
         results.push(VersionEvaluation { version, metrics });

@@ -69,11 +69,7 @@ pub async fn prepare(
     let split = stratified_split(&labels, classes.len(), config.fractions, config.seed)?;
     let transform = fit(table, &config.label, &split.train, &config.transform)?;
     let part = |rows: &[usize]| -> Result<Part, PipelineError> {
-        let values = transform.transform_table(table, rows)?;
-        let x =
-            Array2::from_shape_vec((rows.len(), transform.n_features()), values).map_err(|e| {
-                PipelineError::Invalid(format!("transform produced a ragged matrix: {e}"))
-            })?;
+        let x = feature_matrix(&transform, table, rows)?;
         Ok(Part {
             rows: rows.to_vec(),
             x,
@@ -108,4 +104,16 @@ pub async fn prepare(
         test,
         n_engineered_columns,
     })
+}
+
+/// `rows` of `table` through `transform`, as a rows × features matrix: the one
+/// way training, evaluation and reproduction build model inputs.
+pub fn feature_matrix(
+    transform: &FittedTransform,
+    table: &versa_tabular::Table,
+    rows: &[usize],
+) -> Result<Array2<f32>, PipelineError> {
+    let values = transform.transform_table(table, rows)?;
+    Array2::from_shape_vec((rows.len(), transform.n_features()), values)
+        .map_err(|e| PipelineError::Invalid(format!("transform produced a ragged matrix: {e}")))
 }

@@ -17,7 +17,9 @@ use versa_tabular::split::{SplitFractions, encode_labels, stratified_split};
 
 use crate::bundle::ModelBundle;
 use crate::ingest::load_dataset;
+use crate::prepare::feature_matrix;
 use crate::run::STAGE_DIR;
+use crate::train::train_on_blocking_thread;
 use crate::workspace::MARKER_DIR;
 use crate::{PipelineError, Workspace};
 
@@ -99,33 +101,21 @@ pub async fn reproduce(
             tried.join(", ")
         ))
     })?;
-    let matrix = |rows: &[usize]| -> Result<ndarray::Array2<f32>, PipelineError> {
-        let values = bundle.transform.transform_table(&loaded.table, rows)?;
-        ndarray::Array2::from_shape_vec((rows.len(), bundle.transform.n_features()), values)
-            .map_err(|e| PipelineError::Invalid(format!("transform produced a ragged matrix: {e}")))
-    };
+    let matrix = |rows: &[usize]| feature_matrix(&bundle.transform, &loaded.table, rows);
     let x_train = matrix(&split.train)?;
     let x_val = matrix(&split.validation)?;
     let y_train: Vec<usize> = split.train.iter().map(|&r| labels[r]).collect();
     let y_val: Vec<usize> = split.validation.iter().map(|&r| labels[r]).collect();
-    let n_classes = classes.len();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let validation = if y_val.is_empty() {
-            None
-        } else {
-            Some((x_val.view(), y_val.as_slice()))
-        };
-        versa_mlp::train(
-            x_train.view(),
-            &y_train,
-            validation,
-            n_classes,
-            &config,
-            &mut |_| ControlFlow::Continue(()),
-        )
-    })
-    .await
-    .map_err(|e| PipelineError::Task(e.to_string()))??;
+    let outcome = train_on_blocking_thread(
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+        classes.len(),
+        config,
+        |_| ControlFlow::Continue(()),
+    )
+    .await?;
     let reproduced_weights = Digest::of(&outcome.model.to_safetensors());
     Ok(ReproReport {
         model: model.to_string(),

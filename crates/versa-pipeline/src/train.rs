@@ -9,12 +9,13 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
+use ndarray::Array2;
 use serde::Serialize;
 use versa_catalog::{MetricPoint, NewModelVersion, NewRun, RunStatus};
 use versa_core::manifest::{MODEL_MANIFEST_FORMAT, ModelManifest};
 use versa_core::{Digest, ModelName, RunId};
 use versa_mlp::metrics::{ClassificationReport, evaluate};
-use versa_mlp::{EpochStats, Mlp, StopReason, TrainConfig};
+use versa_mlp::{EpochStats, Mlp, StopReason, TrainConfig, TrainOutcome};
 
 use crate::observer::{Event, Observer};
 use crate::prepare::Prepared;
@@ -191,28 +192,22 @@ async fn train_and_register(
         variant: &variant.name,
         epochs: config.epochs,
     });
-    let training = tokio::task::spawn_blocking(move || {
-        let validation = if y_val.is_empty() {
-            None
-        } else {
-            Some((x_val.view(), y_val.as_slice()))
-        };
-        versa_mlp::train(
-            x_train.view(),
-            &y_train,
-            validation,
-            n_classes,
-            &config,
-            &mut |stats| {
-                // The receiver lives as long as training; a send error means
-                // the pipeline was dropped, so stop early.
-                match sender.send(stats.clone()) {
-                    Ok(()) => ControlFlow::Continue(()),
-                    Err(_) => ControlFlow::Break(()),
-                }
-            },
-        )
-    });
+    let training = train_on_blocking_thread(
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+        n_classes,
+        config,
+        move |stats| {
+            // The receiver lives as long as training; a send error means the
+            // pipeline was dropped, so stop early.
+            match sender.send(stats.clone()) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(_) => ControlFlow::Break(()),
+            }
+        },
+    );
     let mut history: Vec<EpochStats> = Vec::new();
     let mut records = Vec::new();
     while let Some(stats) = receiver.recv().await {
@@ -254,9 +249,7 @@ async fn train_and_register(
             observation,
         });
     }
-    let outcome = training
-        .await
-        .map_err(|e| PipelineError::Task(e.to_string()))??;
+    let outcome = training.await?;
     observer.event(&Event::TrainingFinished {
         variant: &variant.name,
         history: &outcome.history,
@@ -316,6 +309,41 @@ async fn train_and_register(
         outcome.best_epoch,
         report,
     ))
+}
+
+/// Starts training on a blocking thread at once (before the returned future
+/// is awaited), so the async caller can keep draining the epoch channel that
+/// `on_epoch` feeds; an empty validation set means no validation.
+pub(crate) fn train_on_blocking_thread(
+    x_train: Array2<f32>,
+    y_train: Vec<usize>,
+    x_val: Array2<f32>,
+    y_val: Vec<usize>,
+    n_classes: usize,
+    config: TrainConfig,
+    mut on_epoch: impl FnMut(&EpochStats) -> ControlFlow<()> + Send + 'static,
+) -> impl std::future::Future<Output = Result<TrainOutcome, PipelineError>> {
+    let handle = tokio::task::spawn_blocking(move || {
+        let validation = if y_val.is_empty() {
+            None
+        } else {
+            Some((x_val.view(), y_val.as_slice()))
+        };
+        versa_mlp::train(
+            x_train.view(),
+            &y_train,
+            validation,
+            n_classes,
+            &config,
+            &mut on_epoch,
+        )
+    });
+    async move {
+        handle
+            .await
+            .map_err(|e| PipelineError::Task(e.to_string()))?
+            .map_err(PipelineError::from)
+    }
 }
 
 /// Metrics of `model` on the prepared test rows.

@@ -203,6 +203,29 @@ pub(crate) struct ParamRow {
     pub(crate) values: Vec<Option<String>>,
 }
 
+/// Prints `"{what}: identical"`, or a table of the parameters that differ
+/// with one column per label (`—` where a column did not log it).
+pub(crate) fn print_differing_params(what: &str, labels: &[String], rows: &[ParamRow]) {
+    if rows.is_empty() {
+        println!("{what}: identical");
+        return;
+    }
+    println!("{what} that differ");
+    let mut header = vec!["parameter"];
+    header.extend(labels.iter().map(String::as_str));
+    let mut table = crate::render::table(&header);
+    for row in rows {
+        let mut cells = vec![row.key.clone()];
+        cells.extend(
+            row.values
+                .iter()
+                .map(|value| value.clone().unwrap_or_else(|| "—".to_string())),
+        );
+        table.add_row(cells);
+    }
+    println!("{table}");
+}
+
 /// The parameters that differ between columns (a column without parameters
 /// counts as having none of them), sorted by name.
 pub(crate) fn differing_params(columns: &[&BTreeMap<String, String>]) -> Vec<ParamRow> {

@@ -608,24 +608,7 @@ async fn compare_versions(global: &Global, catalog: &Catalog, args: CompareArgs)
     println!("{metrics_table}");
 
     println!();
-    if param_rows.is_empty() {
-        println!("run parameters: identical");
-    } else {
-        println!("run parameters that differ");
-        let mut header = vec!["parameter"];
-        header.extend(labels.iter().map(String::as_str));
-        let mut params_table = render::table(&header);
-        for row in &param_rows {
-            let mut cells = vec![row.key.clone()];
-            cells.extend(
-                row.values
-                    .iter()
-                    .map(|value| value.clone().unwrap_or_else(|| "—".to_string())),
-            );
-            params_table.add_row(cells);
-        }
-        println!("{params_table}");
-    }
+    compare::print_differing_params("run parameters", &labels, &param_rows);
 
     let chart_series = |pick: fn(&Compared) -> &[MetricPoint]| -> Vec<Series<'_>> {
         compared

@@ -204,24 +204,7 @@ async fn compare_runs(
     }
     println!("{runs_table}");
     println!();
-    if param_rows.is_empty() {
-        println!("parameters: identical");
-    } else {
-        println!("parameters that differ");
-        let mut header = vec!["parameter"];
-        header.extend(labels.iter().map(String::as_str));
-        let mut table = render::table(&header);
-        for row in &param_rows {
-            let mut cells = vec![row.key.clone()];
-            cells.extend(
-                row.values
-                    .iter()
-                    .map(|value| value.clone().unwrap_or_else(|| "—".to_string())),
-            );
-            table.add_row(cells);
-        }
-        println!("{table}");
-    }
+    compare::print_differing_params("parameters", &labels, &param_rows);
     println!();
     println!(
         "final metrics, deltas against {}: ↑ better, ↓ worse, = same",
