@@ -54,6 +54,17 @@ pub enum CatalogError {
         /// The value that was rejected.
         attempted: String,
     },
+    /// Creating something whose unique key is taken (MLflow's
+    /// `RESOURCE_ALREADY_EXISTS`).
+    #[error("{what} `{key}` already exists: {hint}")]
+    AlreadyExists {
+        /// What kind of thing.
+        what: &'static str,
+        /// Its key.
+        key: String,
+        /// What to do instead.
+        hint: String,
+    },
     /// An argument was not acceptable.
     #[error("invalid {what} `{value}`: {expected}")]
     Invalid {

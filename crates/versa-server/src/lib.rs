@@ -12,6 +12,11 @@
 //!   `POST …/infer` with JSON tensors;
 //! - MLflow scoring: `POST /invocations`, `GET /ping`.
 //!
+//! The MLflow tracking, registry and artifact REST API (`/api/2.0/mlflow/…`,
+//! `/api/2.0/mlflow-artifacts/…`, `/health`, `/version`) is served from the
+//! same catalog and blob store (see `mlflow_api`), so the `mlflow` client can
+//! log to versa.
+//!
 //! Operations: `/healthz`, `/readyz`, `/metrics` (Prometheus).
 //!
 //! Errors are `{"error": "..."}` with `content-type: application/json`; no
@@ -21,6 +26,7 @@ pub mod batch;
 mod error;
 pub mod metrics;
 mod mlflow;
+mod mlflow_api;
 pub mod models;
 mod oip;
 mod predict;
@@ -149,6 +155,7 @@ pub fn app(state: Arc<ServerState>) -> Router {
         )
         .route("/invocations", post(mlflow::invocations))
         .route("/ping", get(mlflow::ping))
+        .merge(mlflow_api::routes())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

@@ -97,6 +97,11 @@ impl Models {
         &self.catalog
     }
 
+    /// The blob store the server reads and (for MLflow artifacts) writes.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
     /// The version that answers for `name` and `selector` now, loading it if needed.
     pub async fn get(
         &self,
