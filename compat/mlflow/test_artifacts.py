@@ -108,7 +108,8 @@ def test_overwriting_an_artifact_serves_the_new_bytes(client, run_id, tmp_path):
 
 # Payloads in the spirit of CVE-2023-1177, CVE-2023-2356, CVE-2023-2780,
 # CVE-2023-6730, CVE-2024-1560 and CVE-2024-1593: each must be refused, never
-# read or written outside the artifact root.
+# read or written outside the artifact root. versa asks more than MLflow here:
+# mlflow server 3.17.2 answers 200 to the backslash and `;` paths.
 TRAVERSALS = [
     "../../../../etc/passwd",
     "a/../../b",
