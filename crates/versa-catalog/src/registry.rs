@@ -8,8 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
 use sqlx::Row;
-use versa_core::{Alias, ModelName, VersionSelector};
+use versa_core::{Alias, Digest, ModelName, RunId, VersionSelector};
 
 use crate::error::{AliasExpectation, db};
 use crate::types::{
@@ -25,6 +26,14 @@ macro_rules! version_columns {
     () => {
         "name, version, run_id, manifest_digest, weights_digest, transform_digest, dataset_digest, \
          status, description, source, created_at"
+    };
+}
+
+/// What `load_versions` reads: the columns above plus the format, which the
+/// insert of a versa version leaves to its default.
+macro_rules! version_select_columns {
+    () => {
+        concat!(version_columns!(), ", format")
     };
 }
 
@@ -167,6 +176,306 @@ impl Catalog {
     }
 }
 
+/// Whose bytes a model version is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelFormat {
+    /// versa's own bundle (manifest, transform, weights): servable by versa.
+    Versa,
+    /// Artifacts registered through the MLflow API: opaque to versa, which
+    /// stores and returns them but never loads or runs them.
+    Mlflow,
+}
+
+impl ModelFormat {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelFormat::Versa => "versa",
+            ModelFormat::Mlflow => "mlflow",
+        }
+    }
+
+    pub(crate) fn parse_stored(text: &str) -> Result<ModelFormat> {
+        match text {
+            "versa" => Ok(ModelFormat::Versa),
+            "mlflow" => Ok(ModelFormat::Mlflow),
+            other => Err(CatalogError::Corrupt {
+                table: "model_versions",
+                column: "format",
+                value: other.to_string(),
+                expected: "`versa` or `mlflow`",
+            }),
+        }
+    }
+}
+
+/// MLflow's model version stage (deprecated upstream, still in its API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Stage {
+    /// No stage.
+    None,
+    /// `Staging`.
+    Staging,
+    /// `Production`.
+    Production,
+    /// `Archived`.
+    Archived,
+}
+
+impl Stage {
+    /// Every stage, in MLflow's order.
+    pub const ALL: [Stage; 4] = [
+        Stage::None,
+        Stage::Staging,
+        Stage::Production,
+        Stage::Archived,
+    ];
+
+    /// MLflow's spelling: `None`, `Staging`, `Production`, `Archived`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::None => "None",
+            Stage::Staging => "Staging",
+            Stage::Production => "Production",
+            Stage::Archived => "Archived",
+        }
+    }
+}
+
+impl std::str::FromStr for Stage {
+    type Err = CatalogError;
+    /// Case-insensitive, as MLflow accepts stages.
+    fn from_str(text: &str) -> Result<Stage> {
+        Stage::ALL
+            .into_iter()
+            .find(|stage| stage.as_str().eq_ignore_ascii_case(text))
+            .ok_or_else(|| CatalogError::Invalid {
+                what: "stage",
+                value: text.to_string(),
+                expected: "one of None, Staging, Production, Archived".to_string(),
+            })
+    }
+}
+
+/// What happens to the other versions in a stage when one moves into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtherVersionsInStage {
+    /// They stay.
+    Keep,
+    /// They move to `Archived` (MLflow's `archive_existing_versions`).
+    Archive,
+}
+
+/// A model version with the registry fields MLflow shows beside versa's own.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegistryVersion {
+    /// The version as versa sees it (format, source, tags, aliases…).
+    pub version: ModelVersion,
+    /// MLflow's stage.
+    pub current_stage: Stage,
+    /// Where its artifacts are (an `mlflow-artifacts:/` URI); `None` for versa versions.
+    pub storage_location: Option<String>,
+    /// The MLflow 3 logged model it was registered from.
+    pub model_id: Option<String>,
+    /// A link to the run, as the client gave it.
+    pub run_link: Option<String>,
+    /// ms since the Unix epoch of the last change (its creation if none).
+    pub updated_at: i64,
+}
+
+/// A registered model with its tags, aliases and the latest version per stage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegisteredModel {
+    /// The model.
+    pub name: ModelName,
+    /// Free text.
+    pub description: Option<String>,
+    /// ms since the Unix epoch.
+    pub created_at: i64,
+    /// ms since the Unix epoch of the last change.
+    pub updated_at: i64,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Alias name to version.
+    pub aliases: BTreeMap<String, u32>,
+    /// The highest version in each stage that has one, by stage.
+    pub latest_versions: Vec<RegistryVersion>,
+}
+
+/// A model version registered through the MLflow API (format `mlflow`).
+///
+/// Invariant the caller must uphold: the artifacts under `storage_location`
+/// are already stored; `tree_digest` is the digest of their listing.
+#[derive(Debug, Clone)]
+pub struct NewMlflowVersion {
+    /// The registered model (must exist, as in MLflow).
+    pub name: ModelName,
+    /// MLflow's `source`, as given (`models:/m-…`, `runs:/…`, `mlflow-artifacts:/…`).
+    pub source: String,
+    /// The `mlflow-artifacts:/` URI the source resolved to.
+    pub storage_location: String,
+    /// The digest of the artifact tree (stored as both manifest and weights digest).
+    pub tree_digest: Digest,
+    /// The run, if any (must exist in the catalog).
+    pub run_id: Option<RunId>,
+    /// The logged model, if any.
+    pub model_id: Option<String>,
+    /// A link to the run.
+    pub run_link: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Tags.
+    pub tags: Vec<(String, String)>,
+}
+
+/// The MLflow registry: registered models as records of their own (create,
+/// rename, delete, tags), version stages, deletes and MLflow-format versions.
+/// Alias moves go through [`Catalog::set_alias`] like every other caller's.
+impl Catalog {
+    /// Creates an empty registered model; an existing name is
+    /// [`CatalogError::AlreadyExists`].
+    pub async fn create_registered_model(
+        &self,
+        name: &ModelName,
+        description: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<RegisteredModel> {
+        dispatch!(self, ops => ops.create_registered_model(name, description, tags).await)?;
+        self.registered_model(name).await
+    }
+
+    /// One registered model with its tags, aliases and latest version per stage.
+    pub async fn registered_model(&self, name: &ModelName) -> Result<RegisteredModel> {
+        dispatch!(self, ops => ops.registered_model(name).await)
+    }
+
+    /// Every registered model, by name.
+    pub async fn registered_models(&self) -> Result<Vec<RegisteredModel>> {
+        let mut models = Vec::new();
+        for summary in self.list_models().await? {
+            models.push(self.registered_model(&summary.name).await?);
+        }
+        Ok(models)
+    }
+
+    /// Replaces a registered model's description.
+    pub async fn update_registered_model(
+        &self,
+        name: &ModelName,
+        description: &str,
+    ) -> Result<RegisteredModel> {
+        dispatch!(self, ops => ops.update_registered_model(name, description).await)?;
+        self.registered_model(name).await
+    }
+
+    /// Renames a registered model with its versions, tags, metrics, aliases,
+    /// routes, alias history and lineage; the new name must be free.
+    pub async fn rename_registered_model(
+        &self,
+        name: &ModelName,
+        new_name: &ModelName,
+    ) -> Result<RegisteredModel> {
+        dispatch!(self, ops => ops.rename_registered_model(name, new_name).await)?;
+        self.registered_model(new_name).await
+    }
+
+    /// Deletes a registered model and all its versions; each alias removal is
+    /// recorded in the alias history under `actor`, and the version numbers
+    /// are kept as tombstones so they are never reused.
+    pub async fn delete_registered_model(&self, name: &ModelName, actor: &str) -> Result<()> {
+        dispatch!(self, ops => ops.delete_registered_model(name, actor).await)
+    }
+
+    /// Sets (or overwrites) a tag on a registered model.
+    pub async fn set_registered_model_tag(
+        &self,
+        name: &ModelName,
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
+        dispatch!(self, ops => ops.set_registered_model_tag(name, key, value).await)
+    }
+
+    /// Removes a tag from a registered model ([`CatalogError::NotFound`] if absent).
+    pub async fn delete_registered_model_tag(&self, name: &ModelName, key: &str) -> Result<()> {
+        dispatch!(self, ops => ops.delete_registered_model_tag(name, key).await)
+    }
+
+    /// Registers an MLflow-format version (numbered like any other).
+    pub async fn create_mlflow_version(&self, new: NewMlflowVersion) -> Result<RegistryVersion> {
+        let name = new.name.clone();
+        let version = dispatch!(self, ops => ops.create_mlflow_version(new).await)?;
+        self.registry_version(&name, version).await
+    }
+
+    /// One version with its registry fields.
+    pub async fn registry_version(
+        &self,
+        name: &ModelName,
+        version: u32,
+    ) -> Result<RegistryVersion> {
+        dispatch!(self, ops => ops.registry_versions(name, Some(version)).await)?
+            .pop()
+            .ok_or_else(|| CatalogError::NotFound {
+                what: "model version",
+                key: model_version_key(name, version),
+                hint: "it was deleted concurrently".to_string(),
+            })
+    }
+
+    /// Every version of a model with its registry fields, oldest first.
+    pub async fn registry_versions(&self, name: &ModelName) -> Result<Vec<RegistryVersion>> {
+        dispatch!(self, ops => ops.registry_versions(name, None).await)
+    }
+
+    /// Replaces a version's description, recording the change time.
+    pub async fn update_model_version(
+        &self,
+        name: &ModelName,
+        version: u32,
+        description: &str,
+    ) -> Result<RegistryVersion> {
+        self.set_model_version_description(name, version, description)
+            .await?;
+        dispatch!(self, ops => ops.touch_version(name, version).await)?;
+        self.registry_version(name, version).await
+    }
+
+    /// Removes a tag from a version ([`CatalogError::NotFound`] if absent).
+    pub async fn delete_model_version_tag(
+        &self,
+        name: &ModelName,
+        version: u32,
+        key: &str,
+    ) -> Result<()> {
+        dispatch!(self, ops => ops.delete_model_version_tag(name, version, key).await)
+    }
+
+    /// Moves a version to a stage, optionally archiving the others in it.
+    pub async fn transition_stage(
+        &self,
+        name: &ModelName,
+        version: u32,
+        stage: Stage,
+        others: OtherVersionsInStage,
+    ) -> Result<RegistryVersion> {
+        dispatch!(self, ops => ops.transition_stage(name, version, stage, others).await)?;
+        self.registry_version(name, version).await
+    }
+
+    /// Deletes one version: its aliases are removed (recorded under `actor`),
+    /// its canary/shadow routes cleared, and its number kept as a tombstone.
+    pub async fn delete_model_version(
+        &self,
+        name: &ModelName,
+        version: u32,
+        actor: &str,
+    ) -> Result<()> {
+        dispatch!(self, ops => ops.delete_model_version(name, version, actor).await)
+    }
+}
+
 for_each_backend! {
     /// A version row before its metrics, tags and aliases are attached.
     fn version_from_row(row: &DbRow) -> Result<ModelVersion> {
@@ -209,6 +518,7 @@ for_each_backend! {
             status: ModelVersionStatus::parse_stored(&text("status")?)?,
             description: optional("description")?,
             source: text("source")?,
+            format: ModelFormat::parse_stored(&text("format")?)?,
             created_at: row
                 .try_get::<i64, _>("created_at")
                 .map_err(db("read model_versions.created_at"))?,
@@ -260,13 +570,7 @@ for_each_backend! {
             // The upsert already holds the model row; the explicit lock keeps the
             // allocation below correct without relying on that.
             self.lock_model(&mut tx, &new.name, &operation).await?;
-            let next: i64 = sqlx::query_scalar(
-                "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = $1",
-            )
-            .bind(new.name.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db(&operation))?;
+            let next = next_version(&mut tx, &new.name, &operation).await?;
             let version = from_db_version("model_versions", "version", next)?;
             let source = format!("blob:{}", new.manifest_digest);
             sqlx::query(concat!(
@@ -341,6 +645,7 @@ for_each_backend! {
                 status: ModelVersionStatus::Ready,
                 description: new.description,
                 source,
+                format: ModelFormat::Versa,
                 created_at,
                 metrics,
                 tags: BTreeMap::new(),
@@ -835,7 +1140,7 @@ for_each_backend! {
             };
             let rows = sqlx::query(concat!(
             "SELECT ",
-            version_columns!(),
+            version_select_columns!(),
             " FROM model_versions WHERE name = $1 AND version BETWEEN $2 AND $3 ORDER BY version"
         ))
         .bind(name.as_str())
@@ -1017,6 +1322,623 @@ for_each_backend! {
             .execute(&mut **tx)
             .await
             .map_err(db(operation))?;
+        Ok(())
+    }
+
+    /// The model_versions columns a rename copies (every column but the name).
+    const VERSION_COPY_COLUMNS: &str = "version, run_id, manifest_digest, weights_digest, \
+        transform_digest, dataset_digest, status, description, source, created_at, format, \
+        current_stage, storage_location, model_id, run_link, updated_at";
+
+    impl Ops<'_> {
+        pub(crate) async fn create_registered_model(
+            &self,
+            name: &ModelName,
+            description: Option<&str>,
+            tags: &[(String, String)],
+        ) -> Result<()> {
+            let operation = format!("create registered model `{name}`");
+            let mut tx = self.write_tx(&operation).await?;
+            let now = now_ms();
+            let inserted = sqlx::query(
+                "INSERT INTO registered_models (name, description, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name.as_str())
+            .bind(description)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(&operation))?;
+            if inserted.rows_affected() == 0 {
+                return Err(CatalogError::AlreadyExists {
+                    what: "registered model",
+                    key: name.to_string(),
+                    hint: "choose another name, or add a version to the existing model".to_string(),
+                });
+            }
+            for (key, value) in tags {
+                upsert_model_tag(&mut tx, name, key, value, &operation).await?;
+            }
+            tx.commit().await.map_err(db(&operation))
+        }
+
+        pub(crate) async fn registered_model(&self, name: &ModelName) -> Result<RegisteredModel> {
+            let operation = format!("read registered model `{name}`");
+            let row: Option<(Option<String>, i64, i64)> = sqlx::query_as(
+                "SELECT description, created_at, updated_at FROM registered_models WHERE name = $1",
+            )
+            .bind(name.as_str())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db(&operation))?;
+            let Some((description, created_at, updated_at)) = row else {
+                return Err(CatalogError::NotFound {
+                    what: "registered model",
+                    key: name.to_string(),
+                    hint: self.no_such_model_hint(name).await?,
+                });
+            };
+            let tags: Vec<(String, String)> = sqlx::query_as(
+                "SELECT key, value FROM registered_model_tags WHERE name = $1 ORDER BY key",
+            )
+            .bind(name.as_str())
+            .fetch_all(self.pool())
+            .await
+            .map_err(db(&operation))?;
+            let aliases: Vec<(String, i64)> =
+                sqlx::query_as("SELECT alias, version FROM aliases WHERE name = $1 ORDER BY alias")
+                    .bind(name.as_str())
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(db(&operation))?;
+            let mut latest: BTreeMap<Stage, RegistryVersion> = BTreeMap::new();
+            for version in self.registry_versions(name, None).await? {
+                // Oldest first, so the last of each stage wins.
+                latest.insert(version.current_stage, version);
+            }
+            Ok(RegisteredModel {
+                name: name.clone(),
+                description,
+                created_at,
+                updated_at,
+                tags: tags.into_iter().collect(),
+                aliases: aliases
+                    .into_iter()
+                    .map(|(alias, version)| {
+                        Ok((alias, from_db_version("aliases", "version", version)?))
+                    })
+                    .collect::<Result<_>>()?,
+                latest_versions: latest.into_values().collect(),
+            })
+        }
+
+        pub(crate) async fn update_registered_model(
+            &self,
+            name: &ModelName,
+            description: &str,
+        ) -> Result<()> {
+            let operation = format!("describe registered model `{name}`");
+            let updated = sqlx::query(
+                "UPDATE registered_models SET description = $1, updated_at = $2 WHERE name = $3",
+            )
+            .bind(description)
+            .bind(now_ms())
+            .bind(name.as_str())
+            .execute(self.pool())
+            .await
+            .map_err(db(&operation))?;
+            if updated.rows_affected() == 0 {
+                return Err(self.model_not_found(name).await?);
+            }
+            Ok(())
+        }
+
+        pub(crate) async fn rename_registered_model(
+            &self,
+            name: &ModelName,
+            new_name: &ModelName,
+        ) -> Result<()> {
+            let operation = format!("rename registered model `{name}` to `{new_name}`");
+            let mut tx = self.write_tx(&operation).await?;
+            self.lock_model(&mut tx, name, &operation).await?;
+            let exists = |model: &ModelName| {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT CAST(1 AS BIGINT) FROM registered_models WHERE name = $1",
+                )
+                .bind(model.as_str().to_string())
+            };
+            if exists(name).fetch_optional(&mut *tx).await.map_err(db(&operation))?.is_none() {
+                drop(tx);
+                return Err(self.model_not_found(name).await?);
+            }
+            if exists(new_name).fetch_optional(&mut *tx).await.map_err(db(&operation))?.is_some() {
+                return Err(CatalogError::AlreadyExists {
+                    what: "registered model",
+                    key: new_name.to_string(),
+                    hint: "rename to a name no model has".to_string(),
+                });
+            }
+            // Foreign keys are not deferrable on both databases, so rows are
+            // copied under the new name (parents first) and the old ones
+            // deleted (children first), all in this one transaction.
+            sqlx::query(
+                "INSERT INTO registered_models (name, description, created_at, updated_at) \
+                 SELECT $2, description, created_at, $3 FROM registered_models WHERE name = $1",
+            )
+            .bind(name.as_str())
+            .bind(new_name.as_str())
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(db(&operation))?;
+            let version_copy = format!(
+                "INSERT INTO model_versions (name, {VERSION_COPY_COLUMNS}) \
+                 SELECT $2, {VERSION_COPY_COLUMNS} FROM model_versions WHERE name = $1"
+            );
+            let moves = [
+                "INSERT INTO registered_model_tags (name, key, value) \
+                 SELECT $2, key, value FROM registered_model_tags WHERE name = $1",
+                version_copy.as_str(),
+                "INSERT INTO model_version_tags (name, version, key, value) \
+                 SELECT $2, version, key, value FROM model_version_tags WHERE name = $1",
+                "INSERT INTO model_version_metrics (name, version, key, value, is_nan) \
+                 SELECT $2, version, key, value, is_nan FROM model_version_metrics WHERE name = $1",
+                "INSERT INTO aliases (name, alias, version) \
+                 SELECT $2, alias, version FROM aliases WHERE name = $1",
+                "INSERT INTO alias_routes (name, alias, canary_version, canary_percent, \
+                 shadow_version, updated_at, actor) \
+                 SELECT $2, alias, canary_version, canary_percent, shadow_version, updated_at, actor \
+                 FROM alias_routes WHERE name = $1",
+                "UPDATE alias_history SET name = $2 WHERE name = $1",
+                "UPDATE model_version_tombstones SET name = $2 WHERE name = $1",
+                "UPDATE lineage_edges SET from_id = $2 || substr(from_id, length($1) + 1) \
+                 WHERE from_kind = 'model_version' AND substr(from_id, 1, length($1) + 1) = $1 || '/'",
+            ];
+            for statement in moves {
+                sqlx::query(sqlx::AssertSqlSafe(statement))
+                    .bind(name.as_str())
+                    .bind(new_name.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db(&operation))?;
+            }
+            for statement in [
+                "DELETE FROM alias_routes WHERE name = $1",
+                "DELETE FROM aliases WHERE name = $1",
+                "DELETE FROM model_version_metrics WHERE name = $1",
+                "DELETE FROM model_version_tags WHERE name = $1",
+                "DELETE FROM model_versions WHERE name = $1",
+                "DELETE FROM registered_model_tags WHERE name = $1",
+                "DELETE FROM registered_models WHERE name = $1",
+            ] {
+                sqlx::query(statement)
+                    .bind(name.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db(&operation))?;
+            }
+            tx.commit().await.map_err(db(&operation))
+        }
+
+        pub(crate) async fn delete_registered_model(
+            &self,
+            name: &ModelName,
+            actor: &str,
+        ) -> Result<()> {
+            let operation = format!("delete registered model `{name}`");
+            let mut tx = self.write_tx(&operation).await?;
+            self.lock_model(&mut tx, name, &operation).await?;
+            let found: Option<i64> = sqlx::query_scalar(
+                "SELECT CAST(1 AS BIGINT) FROM registered_models WHERE name = $1",
+            )
+            .bind(name.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db(&operation))?;
+            if found.is_none() {
+                drop(tx);
+                return Err(self.model_not_found(name).await?);
+            }
+            let versions: Vec<i64> =
+                sqlx::query_scalar("SELECT version FROM model_versions WHERE name = $1")
+                    .bind(name.as_str())
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db(&operation))?;
+            for version in versions {
+                let version = from_db_version("model_versions", "version", version)?;
+                delete_version_in(&mut tx, name, version, actor, &operation).await?;
+            }
+            for statement in [
+                "DELETE FROM registered_model_tags WHERE name = $1",
+                "DELETE FROM registered_models WHERE name = $1",
+            ] {
+                sqlx::query(statement)
+                    .bind(name.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db(&operation))?;
+            }
+            tx.commit().await.map_err(db(&operation))
+        }
+
+        pub(crate) async fn set_registered_model_tag(
+            &self,
+            name: &ModelName,
+            key: &str,
+            value: &str,
+        ) -> Result<()> {
+            let operation = format!("tag registered model `{name}`");
+            let mut tx = self.write_tx(&operation).await?;
+            if !self.model_exists(name).await? {
+                drop(tx);
+                return Err(self.model_not_found(name).await?);
+            }
+            upsert_model_tag(&mut tx, name, key, value, &operation).await?;
+            tx.commit().await.map_err(db(&operation))
+        }
+
+        pub(crate) async fn delete_registered_model_tag(
+            &self,
+            name: &ModelName,
+            key: &str,
+        ) -> Result<()> {
+            let operation = format!("untag registered model `{name}`");
+            if !self.model_exists(name).await? {
+                return Err(self.model_not_found(name).await?);
+            }
+            let deleted = sqlx::query("DELETE FROM registered_model_tags WHERE name = $1 AND key = $2")
+                .bind(name.as_str())
+                .bind(key)
+                .execute(self.pool())
+                .await
+                .map_err(db(&operation))?;
+            if deleted.rows_affected() == 0 {
+                return Err(CatalogError::NotFound {
+                    what: "registered model tag",
+                    key: format!("{name}: {key}"),
+                    hint: "the model has no tag with that key".to_string(),
+                });
+            }
+            Ok(())
+        }
+
+        pub(crate) async fn create_mlflow_version(&self, new: NewMlflowVersion) -> Result<u32> {
+            let operation = format!("create an MLflow version of model `{}`", new.name);
+            let mut tx = self.write_tx(&operation).await?;
+            self.lock_model(&mut tx, &new.name, &operation).await?;
+            let found: Option<i64> = sqlx::query_scalar(
+                "SELECT CAST(1 AS BIGINT) FROM registered_models WHERE name = $1",
+            )
+            .bind(new.name.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db(&operation))?;
+            if found.is_none() {
+                drop(tx);
+                return Err(self.model_not_found(&new.name).await?);
+            }
+            if let Some(run_id) = &new.run_id {
+                self.require_run(&mut *tx, run_id, &operation).await?;
+            }
+            let next = next_version(&mut tx, &new.name, &operation).await?;
+            let version = from_db_version("model_versions", "version", next)?;
+            let created_at = now_ms();
+            let digest = new.tree_digest.to_string();
+            sqlx::query(
+                "INSERT INTO model_versions (name, version, run_id, manifest_digest, weights_digest, \
+                 status, description, source, created_at, format, storage_location, model_id, run_link) \
+                 VALUES ($1, $2, $3, $4, $5, 'READY', $6, $7, $8, 'mlflow', $9, $10, $11)",
+            )
+            .bind(new.name.as_str())
+            .bind(next)
+            .bind(new.run_id.as_ref().map(|run_id| run_id.as_str()))
+            .bind(&digest)
+            .bind(&digest)
+            .bind(new.description.as_deref())
+            .bind(&new.source)
+            .bind(created_at)
+            .bind(&new.storage_location)
+            .bind(new.model_id.as_deref())
+            .bind(new.run_link.as_deref())
+            .execute(&mut *tx)
+            .await
+            .map_err(db(&operation))?;
+            for (key, value) in &new.tags {
+                sqlx::query(
+                    "INSERT INTO model_version_tags (name, version, key, value) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(new.name.as_str())
+                .bind(next)
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(&operation))?;
+            }
+            if let Some(run_id) = &new.run_id {
+                sqlx::query(
+                    "INSERT INTO lineage_edges (from_kind, from_id, to_kind, to_id, relation) \
+                     VALUES ('model_version', $1, 'run', $2, 'produced_by') ON CONFLICT DO NOTHING",
+                )
+                .bind(model_version_key(&new.name, version))
+                .bind(run_id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db(&operation))?;
+            }
+            sqlx::query("UPDATE registered_models SET updated_at = $1 WHERE name = $2")
+                .bind(created_at)
+                .bind(new.name.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db(&operation))?;
+            tx.commit().await.map_err(db(&operation))?;
+            Ok(version)
+        }
+
+        pub(crate) async fn registry_versions(
+            &self,
+            name: &ModelName,
+            version: Option<u32>,
+        ) -> Result<Vec<RegistryVersion>> {
+            let versions = match version {
+                Some(number) => vec![self.model_version(name, number).await?],
+                None => self.list_versions(name).await?,
+            };
+            let (lowest, highest) = match version {
+                Some(number) => (i64::from(number), i64::from(number)),
+                None => (1, i64::from(u32::MAX)),
+            };
+            type Extra = (i64, String, Option<String>, Option<String>, Option<String>, Option<i64>);
+            let extras: Vec<Extra> = sqlx::query_as(
+                "SELECT version, current_stage, storage_location, model_id, run_link, updated_at \
+                 FROM model_versions WHERE name = $1 AND version BETWEEN $2 AND $3",
+            )
+            .bind(name.as_str())
+            .bind(lowest)
+            .bind(highest)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db(format!("read registry fields of model `{name}`")))?;
+            let mut extras: BTreeMap<i64, Extra> =
+                extras.into_iter().map(|extra| (extra.0, extra)).collect();
+            versions
+                .into_iter()
+                .filter_map(|version| {
+                    let extra = extras.remove(&i64::from(version.version))?;
+                    Some((version, extra))
+                })
+                .map(|(version, (_, stage, storage_location, model_id, run_link, updated_at))| {
+                    Ok(RegistryVersion {
+                        current_stage: parse_stored(
+                            "model_versions",
+                            "current_stage",
+                            "None, Staging, Production or Archived",
+                            &stage,
+                        )?,
+                        storage_location,
+                        model_id,
+                        run_link,
+                        updated_at: updated_at.unwrap_or(version.created_at),
+                        version,
+                    })
+                })
+                .collect()
+        }
+
+        pub(crate) async fn touch_version(&self, name: &ModelName, version: u32) -> Result<()> {
+            sqlx::query("UPDATE model_versions SET updated_at = $1 WHERE name = $2 AND version = $3")
+                .bind(now_ms())
+                .bind(name.as_str())
+                .bind(i64::from(version))
+                .execute(self.pool())
+                .await
+                .map_err(db(format!("touch `{name}/{version}`")))?;
+            Ok(())
+        }
+
+        pub(crate) async fn delete_model_version_tag(
+            &self,
+            name: &ModelName,
+            version: u32,
+            key: &str,
+        ) -> Result<()> {
+            let operation = format!("untag `{name}/{version}`");
+            let deleted = sqlx::query(
+                "DELETE FROM model_version_tags WHERE name = $1 AND version = $2 AND key = $3",
+            )
+            .bind(name.as_str())
+            .bind(i64::from(version))
+            .bind(key)
+            .execute(self.pool())
+            .await
+            .map_err(db(&operation))?;
+            if deleted.rows_affected() == 0 {
+                // Name the version's absence if that is the reason.
+                self.model_version(name, version).await?;
+                return Err(CatalogError::NotFound {
+                    what: "model version tag",
+                    key: format!("{name}/{version}: {key}"),
+                    hint: "the version has no tag with that key".to_string(),
+                });
+            }
+            Ok(())
+        }
+
+        pub(crate) async fn transition_stage(
+            &self,
+            name: &ModelName,
+            version: u32,
+            stage: Stage,
+            others: OtherVersionsInStage,
+        ) -> Result<()> {
+            let operation = format!("move `{name}/{version}` to stage {}", stage.as_str());
+            let mut tx = self.write_tx(&operation).await?;
+            self.lock_model(&mut tx, name, &operation).await?;
+            if !self.version_exists(&mut tx, name, version, &operation).await? {
+                drop(tx);
+                return Err(self.version_not_found(name, version).await?);
+            }
+            let now = now_ms();
+            if others == OtherVersionsInStage::Archive
+                && matches!(stage, Stage::Staging | Stage::Production)
+            {
+                sqlx::query(
+                    "UPDATE model_versions SET current_stage = 'Archived', updated_at = $1 \
+                     WHERE name = $2 AND current_stage = $3 AND version <> $4",
+                )
+                .bind(now)
+                .bind(name.as_str())
+                .bind(stage.as_str())
+                .bind(i64::from(version))
+                .execute(&mut *tx)
+                .await
+                .map_err(db(&operation))?;
+            }
+            sqlx::query(
+                "UPDATE model_versions SET current_stage = $1, updated_at = $2 \
+                 WHERE name = $3 AND version = $4",
+            )
+            .bind(stage.as_str())
+            .bind(now)
+            .bind(name.as_str())
+            .bind(i64::from(version))
+            .execute(&mut *tx)
+            .await
+            .map_err(db(&operation))?;
+            tx.commit().await.map_err(db(&operation))
+        }
+
+        pub(crate) async fn delete_model_version(
+            &self,
+            name: &ModelName,
+            version: u32,
+            actor: &str,
+        ) -> Result<()> {
+            let operation = format!("delete `{name}/{version}`");
+            let mut tx = self.write_tx(&operation).await?;
+            self.lock_model(&mut tx, name, &operation).await?;
+            if !self.version_exists(&mut tx, name, version, &operation).await? {
+                drop(tx);
+                return Err(self.version_not_found(name, version).await?);
+            }
+            delete_version_in(&mut tx, name, version, actor, &operation).await?;
+            tx.commit().await.map_err(db(&operation))
+        }
+
+        async fn model_not_found(&self, name: &ModelName) -> Result<CatalogError> {
+            Ok(CatalogError::NotFound {
+                what: "registered model",
+                key: name.to_string(),
+                hint: self.no_such_model_hint(name).await?,
+            })
+        }
+    }
+
+    /// The next version number of a model: above every existing version and
+    /// every deleted one (tombstones), so no number is ever given twice.
+    async fn next_version(
+        tx: &mut sqlx::Transaction<'static, Db>,
+        name: &ModelName,
+        operation: &str,
+    ) -> Result<i64> {
+        sqlx::query_scalar(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM (\
+                SELECT version FROM model_versions WHERE name = $1 \
+                UNION ALL SELECT version FROM model_version_tombstones WHERE name = $1) AS taken",
+        )
+        .bind(name.as_str())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db(operation))
+    }
+
+    async fn upsert_model_tag(
+        tx: &mut sqlx::Transaction<'static, Db>,
+        name: &ModelName,
+        key: &str,
+        value: &str,
+        operation: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO registered_model_tags (name, key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (name, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name.as_str())
+        .bind(key)
+        .bind(value)
+        .execute(&mut **tx)
+        .await
+        .map_err(db(operation))?;
+        Ok(())
+    }
+
+    /// Deletes one version inside the caller's transaction (model row locked):
+    /// aliases on it (each recorded), routes naming it, its rows, and leaves a tombstone.
+    async fn delete_version_in(
+        tx: &mut sqlx::Transaction<'static, Db>,
+        name: &ModelName,
+        version: u32,
+        actor: &str,
+        operation: &str,
+    ) -> Result<()> {
+        let number = i64::from(version);
+        let aliases: Vec<String> =
+            sqlx::query_scalar("SELECT alias FROM aliases WHERE name = $1 AND version = $2")
+                .bind(name.as_str())
+                .bind(number)
+                .fetch_all(&mut **tx)
+                .await
+                .map_err(db(operation))?;
+        for alias_text in aliases {
+            let alias: Alias = parse_stored("aliases", "alias", "an alias", &alias_text)?;
+            for statement in [
+                "DELETE FROM alias_routes WHERE name = $1 AND alias = $2",
+                "DELETE FROM aliases WHERE name = $1 AND alias = $2",
+            ] {
+                sqlx::query(statement)
+                    .bind(name.as_str())
+                    .bind(alias.as_str())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db(operation))?;
+            }
+            record_alias_event(tx, name, &alias, Some(version), None, actor, operation).await?;
+        }
+        for statement in [
+            "DELETE FROM alias_routes WHERE name = $1 AND (canary_version = $2 OR shadow_version = $2)",
+            "DELETE FROM model_version_metrics WHERE name = $1 AND version = $2",
+            "DELETE FROM model_version_tags WHERE name = $1 AND version = $2",
+            "DELETE FROM model_versions WHERE name = $1 AND version = $2",
+        ] {
+            sqlx::query(statement)
+                .bind(name.as_str())
+                .bind(number)
+                .execute(&mut **tx)
+                .await
+                .map_err(db(operation))?;
+        }
+        sqlx::query(
+            "DELETE FROM lineage_edges WHERE from_kind = 'model_version' AND from_id = $1",
+        )
+        .bind(model_version_key(name, version))
+        .execute(&mut **tx)
+        .await
+        .map_err(db(operation))?;
+        sqlx::query(
+            "INSERT INTO model_version_tombstones (name, version, deleted_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name, version) DO NOTHING",
+        )
+        .bind(name.as_str())
+        .bind(number)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await
+        .map_err(db(operation))?;
         Ok(())
     }
 }

@@ -340,6 +340,9 @@ pub struct ModelVersion {
     pub description: Option<String>,
     /// MLflow's `source`: for versa versions, `blob:<manifest digest>`.
     pub source: String,
+    /// Whose bytes these are: versa's own bundle, or opaque MLflow artifacts
+    /// (registered through the MLflow API; versa stores but never loads them).
+    pub format: crate::registry::ModelFormat,
     /// ms since the Unix epoch.
     pub created_at: i64,
     /// Test-set metrics.

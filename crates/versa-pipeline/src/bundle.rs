@@ -70,6 +70,14 @@ impl ModelBundle {
         selector: &VersionSelector,
     ) -> Result<ModelBundle, PipelineError> {
         let version = catalog.resolve(name, selector).await?;
+        if version.format != versa_catalog::ModelFormat::Versa {
+            return Err(PipelineError::Invalid(format!(
+                "model {name}/{} was registered through the MLflow API (source {}): its artifacts \
+                 are opaque to versa, which stores them but never loads or runs them; load it \
+                 with MLflow (mlflow.pyfunc.load_model(\"models:/{name}/{}\")) instead",
+                version.version, version.source, version.version
+            )));
+        }
         let manifest: ModelManifest = blobs.get_json(&version.manifest_digest).await?;
         manifest.check_format()?;
         let transform_bytes = blobs.get(&manifest.transform).await?;
