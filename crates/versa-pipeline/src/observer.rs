@@ -26,6 +26,9 @@ pub enum Event<'a> {
     StageStarted {
         /// 1-based stage number.
         number: usize,
+        /// How many stages this run has (the scenario has 7; a pipeline
+        /// has 4 plus one per variant).
+        of: usize,
         /// Short stage name, e.g. "Data Collection".
         name: &'a str,
     },

@@ -30,9 +30,9 @@ use crate::bundle::ModelBundle;
 use crate::deploy::deploy;
 use crate::evaluate::evaluate_versions;
 use crate::ingest::{IngestOptions, IngestReport, LoadedDataset, ingest_file};
-use crate::observer::{Event, Observer};
+use crate::observer::{Event, Observer, Shape};
 use crate::prepare::{PrepareConfig, Prepared, prepare};
-use crate::spec::PipelineSpec;
+use crate::spec::{PipelineSpec, VariantSpec};
 use crate::train::{Variant, report_metrics, train_variant};
 use crate::workspace::MARKER_DIR;
 use crate::{PipelineError, Workspace};
@@ -40,7 +40,8 @@ use crate::{PipelineError, Workspace};
 /// Version of the stage-result JSON files and of the key derivation.
 pub const STAGE_FORMAT: u32 = 1;
 /// Hashed into every key, so a format change invalidates every cached result.
-const KEY_DOMAIN: &str = "versa-stage/1";
+/// (2: a variant's description no longer counts as a training setting.)
+const KEY_DOMAIN: &str = "versa-stage/2";
 /// Directory under `.versa/` holding stage results.
 pub const STAGE_DIR: &str = "stages";
 const LAST_RUN: &str = "last.json";
@@ -213,8 +214,20 @@ pub struct StageRun {
     pub operation: String,
     /// What came out.
     pub output: String,
+    /// Rows × columns going in, where a table goes in.
+    pub input_shape: Option<Shape>,
+    /// Rows × columns coming out, where a table comes out.
+    pub output_shape: Option<Shape>,
     /// Wall time of this run (≈0 when cached).
     pub duration_ms: f64,
+}
+
+impl StageRun {
+    fn shapes(mut self, input: Option<Shape>, output: Option<Shape>) -> StageRun {
+        self.input_shape = input;
+        self.output_shape = output;
+        self
+    }
 }
 
 /// Everything a run did.
@@ -300,7 +313,8 @@ pub fn plan(spec: &PipelineSpec, data_bytes: &[u8]) -> Vec<PlannedStage> {
         let stage = format!("train.{name}");
         add(
             &stage,
-            serde_json::json!({"model": spec.deploy.model, "variant": name, "settings": variant,
+            serde_json::json!({"model": spec.deploy.model, "variant": name,
+                "settings": training_settings(variant),
                 "seed": variant.seed.unwrap_or(spec.split.seed)}),
             None,
             &["prepare"],
@@ -325,6 +339,16 @@ pub fn plan(spec: &PipelineSpec, data_bytes: &[u8]) -> Vec<PlannedStage> {
         &mut stages,
     );
     stages
+}
+
+/// What a variant trains with: its settings without the description, which
+/// is prose for people — rewording it must not retrain the variant.
+fn training_settings(variant: &VariantSpec) -> serde_json::Value {
+    let mut settings = serde_json::to_value(variant).unwrap_or_default();
+    if let Some(fields) = settings.as_object_mut() {
+        fields.remove("description");
+    }
+    settings
 }
 
 fn stage_dir(workspace: &Workspace) -> PathBuf {
@@ -595,7 +619,7 @@ pub async fn run_pipeline(
     let (data, record, cached) = match load_record(workspace, &stage.key)? {
         Some(record) => (decode::<DataOutput>(&record)?, record, true),
         None => {
-            let timer = start(observer, 1, "data");
+            let timer = start(observer, 1, planned.len(), "data");
             let ingest = runner.ingest().await?;
             let output = DataOutput {
                 dataset: spec.data.name.clone(),
@@ -608,21 +632,28 @@ pub async fn run_pipeline(
             (output, record, false)
         }
     };
-    let raw = format!("{} rows × {} columns", data.n_rows, data.n_columns - 1);
-    stages.push(row(
-        &stage,
-        cached,
-        &record,
-        spec.data.path.clone(),
-        "ingest as a content-addressed dataset version".into(),
-        format!(
-            "{} v{} · {raw} + label `{}` · {}",
-            data.dataset,
-            data.version,
-            spec.data.label,
-            data.content_digest.short()
-        ),
-    ));
+    let raw_shape = Shape {
+        rows: data.n_rows,
+        columns: data.n_columns - 1,
+    };
+    let raw = raw_shape.to_string();
+    stages.push(
+        row(
+            &stage,
+            cached,
+            &record,
+            spec.data.path.clone(),
+            "ingest as a content-addressed dataset version".into(),
+            format!(
+                "{} v{} · {raw} + label `{}` · {}",
+                data.dataset,
+                data.version,
+                spec.data.label,
+                data.content_digest.short()
+            ),
+        )
+        .shapes(None, Some(raw_shape)),
+    );
     last.insert(stage.name.clone(), stage.key);
 
     // Prepare.
@@ -630,7 +661,7 @@ pub async fn run_pipeline(
     let (prepared, record, cached) = match load_record(workspace, &stage.key)? {
         Some(record) => (decode::<PrepareOutput>(&record)?, record, true),
         None => {
-            let timer = start(observer, 2, "prepare");
+            let timer = start(observer, 2, planned.len(), "prepare");
             let p = &runner.materialize().await?.prepared;
             let output = PrepareOutput {
                 transform_digest: p.transform_digest,
@@ -649,7 +680,8 @@ pub async fn run_pipeline(
         format!("split {}/{}/{} (seed {}); fit imputation, {} derived features, scaling, encoding on train rows",
             prepared.train, prepared.validation, prepared.test, spec.split.seed, spec.transform.features.len()),
         format!("{} rows × {} columns → {} model inputs · transform {}", data.n_rows, prepared.n_engineered_columns,
-            prepared.n_features, prepared.transform_digest.short())));
+            prepared.n_features, prepared.transform_digest.short()))
+        .shapes(Some(raw_shape), Some(Shape { rows: data.n_rows, columns: prepared.n_engineered_columns })));
     last.insert(stage.name.clone(), stage.key);
 
     // Train, one stage per variant.
@@ -660,7 +692,7 @@ pub async fn run_pipeline(
         let (output, record, cached) = match load_record(workspace, &stage.key)? {
             Some(record) => (decode::<TrainOutput>(&record)?, record, true),
             None => {
-                let timer = start(observer, 3 + offset, &stage.name);
+                let timer = start(observer, 3 + offset, planned.len(), &stage.name);
                 let dataset_digest = data.content_digest;
                 let materialized = runner.materialize().await?;
                 let result = train_variant(
@@ -690,34 +722,43 @@ pub async fn run_pipeline(
                 (output, record, false)
             }
         };
-        stages.push(row(
-            &stage,
-            cached,
-            &record,
-            format!(
-                "{} train + {} validation rows × {} inputs",
-                prepared.train, prepared.validation, prepared.n_features
+        stages.push(
+            row(
+                &stage,
+                cached,
+                &record,
+                format!(
+                    "{} train + {} validation rows × {} inputs",
+                    prepared.train, prepared.validation, prepared.n_features
+                ),
+                format!(
+                    "train MLP {} → {} → classes ({} epochs max, lr {})",
+                    prepared.n_features,
+                    config
+                        .hidden
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" → "),
+                    config.epochs,
+                    config.learning_rate
+                ),
+                format!(
+                    "{} v{} · {} epochs · test accuracy {:.1}%",
+                    output.model,
+                    output.version,
+                    output.epochs,
+                    output.metrics.get("accuracy").copied().unwrap_or(f64::NAN) * 100.0
+                ),
+            )
+            .shapes(
+                Some(Shape {
+                    rows: prepared.train + prepared.validation,
+                    columns: prepared.n_engineered_columns,
+                }),
+                None,
             ),
-            format!(
-                "train MLP {} → {} → classes ({} epochs max, lr {})",
-                prepared.n_features,
-                config
-                    .hidden
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" → "),
-                config.epochs,
-                config.learning_rate
-            ),
-            format!(
-                "{} v{} · {} epochs · test accuracy {:.1}%",
-                output.model,
-                output.version,
-                output.epochs,
-                output.metrics.get("accuracy").copied().unwrap_or(f64::NAN) * 100.0
-            ),
-        ));
+        );
         last.insert(stage.name.clone(), stage.key);
         trained.push(output);
     }
@@ -727,7 +768,7 @@ pub async fn run_pipeline(
     let (evaluation, record, cached) = match load_record(workspace, &stage.key)? {
         Some(record) => (decode::<EvaluateOutput>(&record)?, record, true),
         None => {
-            let timer = start(observer, 3 + trained.len(), "evaluate");
+            let timer = start(observer, 3 + trained.len(), planned.len(), "evaluate");
             let numbers: Vec<u32> = trained.iter().map(|t| t.version).collect();
             let m = runner.materialize().await?;
             let report = evaluate_versions(
@@ -783,22 +824,31 @@ pub async fn run_pipeline(
             )
         })
         .collect();
-    stages.push(row(
-        &stage,
-        cached,
-        &record,
-        format!("test set {} rows", evaluation.test_rows),
-        format!(
-            "re-evaluate every variant from its stored bundle on the same test rows ({})",
-            evaluation.metrics.join(", ")
+    stages.push(
+        row(
+            &stage,
+            cached,
+            &record,
+            format!("test set {} rows", evaluation.test_rows),
+            format!(
+                "re-evaluate every variant from its stored bundle on the same test rows ({})",
+                evaluation.metrics.join(", ")
+            ),
+            format!(
+                "{} · report md {} json {}",
+                summary.join(", "),
+                evaluation.report_markdown.short(),
+                evaluation.report_json.short()
+            ),
+        )
+        .shapes(
+            Some(Shape {
+                rows: evaluation.test_rows,
+                columns: prepared.n_engineered_columns,
+            }),
+            None,
         ),
-        format!(
-            "{} · report md {} json {}",
-            summary.join(", "),
-            evaluation.report_markdown.short(),
-            evaluation.report_json.short()
-        ),
-    ));
+    );
     last.insert(stage.name.clone(), stage.key);
 
     // Deploy.
@@ -814,7 +864,7 @@ pub async fn run_pipeline(
     let (deployment, record, cached) = match stored {
         Some((output, record)) => (output, record, true),
         None => {
-            let timer = start(observer, 4 + trained.len(), "deploy");
+            let timer = start(observer, 4 + trained.len(), planned.len(), "deploy");
             let output =
                 decide_and_deploy(&mut runner, &model, &alias, &evaluation, current).await?;
             let record = save(workspace, &stage, &output, timer)?;
@@ -1004,8 +1054,8 @@ fn comparison_markdown(
     text
 }
 
-fn start(observer: &mut dyn Observer, number: usize, name: &str) -> Instant {
-    observer.event(&Event::StageStarted { number, name });
+fn start(observer: &mut dyn Observer, number: usize, of: usize, name: &str) -> Instant {
+    observer.event(&Event::StageStarted { number, of, name });
     Instant::now()
 }
 
@@ -1045,6 +1095,8 @@ fn row(
         input,
         operation,
         output,
+        input_shape: None,
+        output_shape: None,
         duration_ms: if cached { 0.0 } else { record.duration_ms },
     }
 }

@@ -35,6 +35,8 @@ pub const MODEL: &str = "churn";
 pub const LABEL: &str = "churned";
 /// The alias the winner gets.
 pub const ALIAS: &str = "production";
+/// The scenario's stages, from data collection to deployment.
+const STAGES: usize = 7;
 
 /// Knobs of the scenario.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -474,7 +476,11 @@ fn write_sample(root: &Path, config: ScenarioConfig) -> Result<PathBuf, Pipeline
 }
 
 fn begin(observer: &mut dyn Observer, number: usize, name: &str) -> (Instant, usize) {
-    observer.event(&Event::StageStarted { number, name });
+    observer.event(&Event::StageStarted {
+        number,
+        of: STAGES,
+        name,
+    });
     (Instant::now(), number)
 }
 

@@ -221,8 +221,10 @@ struct RawSpec {
     data: DataSpec,
     #[serde(default)]
     preprocess: TransformSpec,
+    /// In declaration order (toml's `preserve_order`): derived features
+    /// become model inputs in the order the user wrote them.
     #[serde(default)]
-    features: BTreeMap<String, String>,
+    features: toml::Table,
     #[serde(default)]
     split: SplitSpec,
     variants: BTreeMap<String, VariantSpec>,
@@ -388,8 +390,18 @@ fn check(text: &str, raw: RawSpec) -> Result<PipelineSpec, SpecError> {
         transform.features = raw
             .features
             .into_iter()
-            .map(|(name, expression)| DerivedFeature { name, expression })
-            .collect();
+            .map(|(name, expression)| match expression {
+                toml::Value::String(expression) => Ok(DerivedFeature { name, expression }),
+                other => Err(SpecError {
+                    location: None,
+                    message: format!(
+                        "[features] `{name}` must be a string holding an SQL expression, \
+                         e.g. {name} = \"debt / (income + 1)\"; got a {}",
+                        other.type_str()
+                    ),
+                }),
+            })
+            .collect::<Result<_, _>>()?;
     }
     Ok(PipelineSpec {
         data: raw.data,
@@ -502,7 +514,7 @@ learning_rate = 0.005
 [variants.v2]
 description = "improved: two wider hidden layers, L2, early stopping"
 hidden = [64, 32]
-epochs = 60
+epochs = 200
 learning_rate = 0.001
 weight_decay = 0.03
 patience = 20
@@ -517,12 +529,39 @@ metric = "accuracy"
 min_improvement = 0.0
 "#;
 
+/// [`CHURN_EXAMPLE`] with its split (and so training) seed set to `seed`.
+pub fn churn_example(seed: u64) -> String {
+    CHURN_EXAMPLE.replacen("\nseed = 42\n", &format!("\nseed = {seed}\n"), 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn error(text: &str) -> SpecError {
         parse_spec(text, &[]).expect_err("spec should be rejected")
+    }
+
+    #[test]
+    fn the_churn_example_takes_a_seed() {
+        let spec = parse_spec(&churn_example(7), &[]).unwrap();
+        assert_eq!(spec.split.seed, 7);
+        assert_eq!(spec.variants["v2"].train_config(spec.split.seed).seed, 7);
+    }
+
+    #[test]
+    fn derived_features_keep_their_declared_order() {
+        let spec = parse_spec(CHURN_EXAMPLE, &[]).unwrap();
+        let names: Vec<&str> = spec
+            .transform
+            .features
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(names, ["debt_ratio", "charges_per_tenure"]);
+        let bad = CHURN_EXAMPLE.replace("debt_ratio = \"debt / (income + 1)\"", "debt_ratio = 3");
+        let e = error(&bad);
+        assert!(e.message.contains("`debt_ratio` must be a string"), "{e}");
     }
 
     #[test]

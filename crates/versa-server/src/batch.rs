@@ -1,17 +1,22 @@
 //! Dynamic batching: small prediction requests for the same model version
-//! are queued and answered together by one batch GEMM, which raises
-//! throughput under concurrency at the cost of up to the configured delay.
+//! are queued and answered together in one pass, trading up to the
+//! configured delay for fewer task hand-offs per row under concurrency.
+//! Whether that pays depends on the model: for the scenario's small MLP a
+//! row costs well under a microsecond and batching does not raise
+//! throughput (see `bench/serve/run.sh`, which measures both); it is there
+//! for costlier models and stays off by default.
 //!
 //! Off by default ([`BatchConfig`] absent). When on, a request of fewer than
 //! `max_size` rows becomes a job on its version's queue; one worker task per
 //! (model, version) takes the first job, keeps collecting until it holds
 //! `max_size` rows or `max_delay` has passed since that first job, predicts
-//! every row with [`ModelBundle::predict_rows`] (validation per row, one
-//! GEMM) and answers each job on its own oneshot channel. Bigger requests are
+//! every row with [`ModelBundle::predict_rows`] (validation per row) and
+//! answers each job on its own oneshot channel. Bigger requests are
 //! already batches and go straight to `predict_rows`.
 //!
-//! Answers do not depend on batching: `predict_rows` gives a row the same
-//! bits whatever rows share its GEMM, and the unbatched path calls it too.
+//! Answers do not depend on batching: `predict_rows` computes each row on
+//! its own with the same loops as a single-row prediction, and the unbatched
+//! path calls it too.
 //!
 //! Shutdown: the queue senders live in the server state; a worker exits only
 //! once every sender is gone and the queue is drained, so no accepted job is
@@ -41,7 +46,7 @@ const INLINE_ROWS: usize = 64;
 const TIMER_RESOLUTION: Duration = Duration::from_millis(1);
 
 /// Largest `max_size` accepted: a batch bigger than this would hold the
-/// worker long enough to hurt latency more than GEMM saves.
+/// worker long enough to hurt every queued request's latency.
 pub const MAX_BATCH_SIZE: usize = 4096;
 /// Longest `max_delay` accepted.
 pub const MAX_BATCH_DELAY: Duration = Duration::from_millis(100);
@@ -103,12 +108,18 @@ type Queues = HashMap<(String, u32), mpsc::UnboundedSender<Job>>;
 /// How many batches the workers ran, and how many rows they held.
 #[derive(Debug, Default)]
 pub struct BatchCounts {
+    jobs: AtomicU64,
     batches: AtomicU64,
     rows: AtomicU64,
 }
 
 impl BatchCounts {
-    /// Batches predicted so far (each one GEMM call).
+    /// Requests queued for batching so far.
+    pub fn jobs(&self) -> u64 {
+        self.jobs.load(Ordering::Relaxed)
+    }
+
+    /// Batches predicted so far (each one pass over its rows).
     pub fn batches(&self) -> u64 {
         self.batches.load(Ordering::Relaxed)
     }
@@ -173,6 +184,7 @@ impl Batcher {
     }
 
     fn enqueue(&self, bundle: &Arc<ModelBundle>, config: BatchConfig, job: Job) {
+        self.counts.jobs.fetch_add(1, Ordering::Relaxed);
         let key = (bundle.name.to_string(), bundle.version);
         let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
         let job = match queues.get(&key) {

@@ -232,7 +232,7 @@ fn batch_metrics(state: &ServerState) -> String {
     }
     let counts = state.batcher.counts();
     format!(
-        "# HELP versa_batches_total Batches predicted by the dynamic batcher (one GEMM each).\n\
+        "# HELP versa_batches_total Batches predicted by the dynamic batcher.\n\
          # TYPE versa_batches_total counter\n\
          versa_batches_total {}\n\
          # HELP versa_batched_rows_total Rows predicted in those batches.\n\

@@ -14,7 +14,7 @@ use versa_pipeline::{NoopObserver, Workspace};
 use versa_server::{ServerState, app};
 
 struct Fixture {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     state: Arc<ServerState>,
 }
 
@@ -25,7 +25,7 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     let state = ServerState::new(workspace.catalog, workspace.blobs);
-    Fixture { _dir: dir, state }
+    Fixture { dir, state }
 }
 
 fn customer() -> Value {
@@ -69,6 +69,55 @@ fn assert_error(result: &(StatusCode, String, Value), status: StatusCode, needle
     assert_eq!(result.1, "application/json");
     let message = result.2["error"].as_str().expect("error body has `error`");
     assert!(message.contains(needle), "`{message}` lacks `{needle}`");
+}
+
+/// The server and `versa predict` (which calls `ModelBundle::predict_row`)
+/// must give the same probabilities to the last bit, for a lone row and for
+/// rows sharing a request.
+#[tokio::test]
+async fn server_answers_equal_single_row_predictions_bit_for_bit() {
+    let fixture = fixture().await;
+    let workspace = Workspace::open(fixture.dir.path()).await.unwrap();
+    let name = versa_core::ModelName::new("churn").unwrap();
+    let production =
+        versa_core::VersionSelector::Alias(versa_core::Alias::new("production").unwrap());
+    let bundle = versa_pipeline::bundle::ModelBundle::load(
+        &workspace.catalog,
+        &workspace.blobs,
+        &name,
+        &production,
+    )
+    .await
+    .unwrap();
+    let rows: Vec<Value> = (0..5)
+        .map(|i| {
+            let mut row = customer();
+            row["age"] = json!(25 + 9 * i);
+            row["monthly_charges"] = json!(20.0 + 17.5 * i as f64);
+            row["contract"] = json!(["month-to-month", "one-year", "two-year"][i % 3]);
+            row
+        })
+        .collect();
+    let (status, _, answer) = post(
+        &fixture.state,
+        "/v1/models/churn@production/predict",
+        json!({ "rows": rows }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    for (index, row) in rows.iter().enumerate() {
+        let alone = bundle.predict_row(row.as_object().unwrap()).unwrap();
+        let served = &answer["predictions"][index];
+        assert_eq!(served["label"], json!(alone.label), "row {index}");
+        for (class, probability) in &alone.probabilities {
+            let served = served["probabilities"][class].as_f64().unwrap() as f32;
+            assert_eq!(
+                served.to_bits(),
+                probability.to_bits(),
+                "row {index} class {class}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -190,6 +190,78 @@ async fn a_bad_row_fails_only_its_own_request() {
     assert_eq!(f.batched.batch_counts().batches(), 1);
 }
 
+/// One raw HTTP/1.1 request on its own connection; the status code and body.
+async fn raw_post(addr: std::net::SocketAddr, body: String) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST {URI} HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8(response).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+/// A graceful shutdown while requests wait in the batch queue answers every
+/// one of them (no drop, no 503) and then stops the server.
+#[tokio::test]
+async fn shutdown_answers_requests_waiting_in_the_batch_queue() {
+    const N_REQUESTS: usize = 8;
+    let fixture = fixture(BatchConfig::new(64, Duration::from_millis(100)).unwrap()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(versa_server::serve(
+        listener,
+        fixture.batched.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let requests: Vec<_> = (0..N_REQUESTS)
+        .map(|index| {
+            let body = json!({ "rows": [customer(index)] }).to_string();
+            tokio::spawn(raw_post(addr, body))
+        })
+        .collect();
+    // Wait (bounded, as a hang guard) until every request is in the queue,
+    // then ask the server to stop while the batch is still collecting.
+    let counts = fixture.batched.batch_counts();
+    for _ in 0..1000 {
+        if counts.jobs() >= N_REQUESTS as u64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(counts.jobs(), N_REQUESTS as u64, "every request was queued");
+    stop.send(()).unwrap();
+    for (index, request) in requests.into_iter().enumerate() {
+        let (status, body) = request.await.unwrap();
+        assert_eq!(status, 200, "request {index}: {body}");
+        assert_eq!(
+            body["predictions"].as_array().map(Vec::len),
+            Some(1),
+            "{body}"
+        );
+    }
+    tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .expect("the server stops after answering")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        counts.rows(),
+        N_REQUESTS as u64,
+        "every queued row was predicted"
+    );
+}
+
 #[test]
 fn batch_config_rejects_settings_out_of_range() {
     assert_eq!(

@@ -158,8 +158,8 @@ impl TerminalObserver {
 impl Observer for TerminalObserver {
     fn event(&mut self, event: &Event<'_>) {
         match event {
-            Event::StageStarted { number, name } => {
-                eprintln!("\n[{number}/7] {name}");
+            Event::StageStarted { number, of, name } => {
+                eprintln!("\n[{number}/{of}] {name}");
             }
             Event::TrainingStarted { variant, epochs } => {
                 let bar = ProgressBar::new(*epochs as u64);

@@ -84,6 +84,22 @@ fn only_stages_whose_inputs_changed_run_again() {
         assert_eq!(repro["reproduced_weights"], repro["recorded_weights"]);
     }
 
+    // Rewording a description is not a training change.
+    let spec_path = dir.join("versa.toml");
+    let spec = std::fs::read_to_string(&spec_path).expect("read spec");
+    let reworded = spec.replace(
+        "description = \"baseline: one narrow hidden layer\"",
+        "description = \"the baseline, reworded\"",
+    );
+    assert_ne!(reworded, spec, "the example names v1's description");
+    std::fs::write(&spec_path, reworded).expect("write spec");
+    let reworded_run = json(dir, &["run"]);
+    assert!(
+        cached(&reworded_run).iter().all(|(_, c)| *c),
+        "{reworded_run}"
+    );
+    assert_eq!(reworded_run["created_versions"], serde_json::json!([]));
+
     let override_run = json(dir, &["run", "-S", "v2.epochs=3"]);
     assert_eq!(
         cached(&override_run),
@@ -97,7 +113,7 @@ fn only_stages_whose_inputs_changed_run_again() {
         ])
     );
     assert_eq!(override_run["created_versions"], serde_json::json!([3]));
-    // Three epochs of v2 do not beat the 60-epoch v2 in production.
+    // Three epochs of v2 do not beat the fully trained v2 in production.
     assert_eq!(override_run["deployment"]["decision"], "kept");
 
     // Drop the last customer: the data file changes, so does everything after it.

@@ -1,6 +1,7 @@
 //! End to end: the built `versa` binary runs the whole scenario in a temp
-//! dir, and `versa serve` on the resulting workspace answers the same
-//! prediction afterwards. Only loopback networking is used.
+//! dir (`versa init --example churn` + `versa run` in one step), and
+//! `versa serve` on the resulting workspace answers the same prediction
+//! afterwards. Only loopback networking is used.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -30,23 +31,24 @@ fn quickstart(dir: &Path, seed: u64) -> Value {
 }
 
 fn digests(report: &Value) -> Vec<String> {
+    let run = &report["run"];
     let mut out = vec![
-        report["dataset"]["content_digest"].to_string(),
-        report["transform"]["digest"].to_string(),
-        report["split"]["digest"].to_string(),
+        run["data"]["content_digest"].to_string(),
+        run["prepare"]["transform_digest"].to_string(),
+        run["prepare"]["split_digest"].to_string(),
     ];
-    for version in report["versions"].as_array().unwrap() {
+    for version in run["variants"].as_array().unwrap() {
         out.push(version["weights_digest"].to_string());
     }
     out
 }
 
 fn test_metrics(report: &Value) -> Vec<String> {
-    report["versions"]
+    report["run"]["variants"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| v["test_metrics"].to_string())
+        .map(|v| v["metrics"].to_string())
         .collect()
 }
 
@@ -65,60 +67,49 @@ async fn quickstart_runs_the_whole_scenario_and_serve_answers_the_same() {
     let dir = temp.path().join("qs");
     let report = quickstart(&dir, 42);
 
-    // All seven stages, with shapes.
-    let stages = report["stages"].as_array().unwrap();
-    assert_eq!(stages.len(), 7);
+    // The pipeline's stages, with shapes: 1000 × 10 raw, 12 columns after
+    // feature engineering, 200 test rows.
+    let run = &report["run"];
+    let stages = run["stages"].as_array().unwrap();
     let names: Vec<&str> = stages.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
         [
-            "Data Collection",
-            "Data Preprocessing",
-            "Feature Engineering",
-            "Model Training v1",
-            "Model Training v2",
-            "Model Evaluation",
-            "Model Deployment"
+            "data", "prepare", "train.v1", "train.v2", "evaluate", "deploy"
         ]
     );
-    assert_eq!(
-        stages[0]["output_shape"],
-        serde_json::json!({"rows": 1000, "columns": 10})
-    );
-    assert_eq!(
-        stages[1]["output_shape"],
-        serde_json::json!({"rows": 1000, "columns": 10})
-    );
-    assert_eq!(
-        stages[2]["output_shape"],
-        serde_json::json!({"rows": 1000, "columns": 12})
-    );
-    assert_eq!(
-        stages[5]["input_shape"],
-        serde_json::json!({"rows": 200, "columns": 12})
-    );
+    let shape = |rows: u64, columns: u64| serde_json::json!({"rows": rows, "columns": columns});
+    assert_eq!(stages[0]["output_shape"], shape(1000, 10));
+    assert_eq!(stages[1]["input_shape"], shape(1000, 10));
+    assert_eq!(stages[1]["output_shape"], shape(1000, 12));
+    assert_eq!(stages[4]["input_shape"], shape(200, 12));
     for stage in stages {
+        assert_eq!(stage["cached"], false, "a fresh directory caches nothing");
         assert!(stage["duration_ms"].as_f64().unwrap() >= 0.0);
     }
 
     // The dataset and split.
-    assert_eq!(report["dataset"]["n_rows"], 1000);
-    assert_eq!(report["dataset"]["n_columns"], 11);
-    assert_eq!(report["split"]["test"], 200);
-    assert_eq!(report["evaluation"]["test_rows"], 200);
+    assert_eq!(run["data"]["n_rows"], 1000);
+    assert_eq!(run["data"]["n_columns"], 11);
+    assert_eq!(run["prepare"]["test"], 200);
+    assert_eq!(run["prepare"]["n_engineered_columns"], 12);
+    assert_eq!(run["evaluation"]["test_rows"], 200);
 
     // Both versions, with their traces and test metrics; v2 beats v1 and is deployed.
-    let versions = report["versions"].as_array().unwrap();
-    assert_eq!(versions.len(), 2);
-    for (i, v) in versions.iter().enumerate() {
+    let variants = run["variants"].as_array().unwrap();
+    let traces = report["versions"].as_array().unwrap();
+    assert_eq!(variants.len(), 2);
+    assert_eq!(traces.len(), 2);
+    for (i, (v, trace)) in variants.iter().zip(traces).enumerate() {
         assert_eq!(v["version"], (i + 1) as u64);
-        let epochs = v["epochs"].as_array().unwrap();
-        assert!(!epochs.is_empty());
+        assert_eq!(trace["version"], v["version"]);
+        let epochs = trace["epochs"].as_array().unwrap();
+        assert_eq!(Some(epochs.len() as u64), v["epochs"].as_u64());
         assert_eq!(epochs[0]["epoch"], 1);
         for key in ["train_loss", "train_accuracy", "val_loss", "val_accuracy"] {
             assert!(epochs[0][key].as_f64().is_some(), "epoch lacks {key}");
         }
-        let m = &v["test_metrics"];
+        let m = &v["metrics"];
         for key in [
             "accuracy",
             "precision",
@@ -129,18 +120,39 @@ async fn quickstart_runs_the_whole_scenario_and_serve_answers_the_same() {
         ] {
             assert!(m[key].as_f64().is_some(), "test metrics lack {key}: {m}");
         }
-        assert_eq!(m["confusion"].as_array().unwrap().len(), 2);
     }
-    let accuracy = |i: usize| versions[i]["test_metrics"]["accuracy"].as_f64().unwrap();
+    let accuracy = |i: usize| variants[i]["metrics"]["accuracy"].as_f64().unwrap();
     assert!(
         accuracy(1) > accuracy(0),
         "v2 ({}) should beat v1 ({})",
         accuracy(1),
         accuracy(0)
     );
-    assert_eq!(report["evaluation"]["best_version"], 2);
-    assert_eq!(report["deployment"]["alias"], "production");
-    assert_eq!(report["deployment"]["version"], 2);
+    assert_eq!(run["deployment"]["alias"], "production");
+    assert_eq!(run["deployment"]["decision"], "moved");
+    assert_eq!(run["deployment"]["target_after"], 2);
+
+    // The directory is an ordinary pipeline: `versa run` there caches everything.
+    let rerun = versa()
+        .args(["run", "--json", "--workspace"])
+        .arg(&dir)
+        .output()
+        .expect("versa runs");
+    assert!(
+        rerun.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    let rerun: Value = serde_json::from_slice(&rerun.stdout).expect("one JSON document");
+    assert!(
+        rerun["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["cached"] == true),
+        "{rerun}"
+    );
+    assert_eq!(rerun["created_versions"], serde_json::json!([]));
 
     // The served prediction names the deployed version.
     let prediction = &report["prediction"];

@@ -1,10 +1,10 @@
 //! `versa init --example churn`: writes a ready-to-run `versa.toml` and the
 //! sample data it names, so `versa run` works in a fresh directory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use versa_pipeline::spec::CHURN_EXAMPLE;
+use versa_pipeline::spec::churn_example;
 
 use crate::Global;
 
@@ -23,40 +23,53 @@ pub(crate) struct Args {
     /// Directory to write into (created if missing).
     #[arg(long, default_value = ".", value_name = "DIR")]
     dir: PathBuf,
-    /// Seed of the sample data.
+    /// Seed of the sample data, the split and the training.
     #[arg(long, default_value_t = 42)]
     seed: u64,
 }
 
-pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
-    let Example::Churn = args.example;
-    let spec_path = args.dir.join(super::run::SPEC_FILE);
-    if spec_path.exists() {
+/// What `versa init --example churn` wrote.
+pub(crate) struct ExampleFiles {
+    /// The pipeline spec.
+    pub(crate) spec: PathBuf,
+    /// The sample data it names.
+    pub(crate) data: PathBuf,
+}
+
+/// Writes the churn example into `dir` (created if missing): 1000 sample
+/// customers from `seed` and a `versa.toml` whose split and training use the
+/// same seed. Refuses to overwrite an existing spec.
+pub(crate) fn write_churn_example(dir: &Path, seed: u64) -> Result<ExampleFiles> {
+    let spec = dir.join(super::run::SPEC_FILE);
+    if spec.exists() {
         bail!(
             "`{}` already exists; remove it or choose another --dir",
-            spec_path.display()
+            spec.display()
         );
     }
-    let data_dir = args.dir.join("data");
+    let data_dir = dir.join("data");
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create `{}`", data_dir.display()))?;
-    let data_path = data_dir.join("customers.csv");
-    std::fs::write(
-        &data_path,
-        versa_tabular::sample::churn_csv(args.seed, 1000),
-    )
-    .with_context(|| format!("cannot write `{}`", data_path.display()))?;
-    std::fs::write(&spec_path, CHURN_EXAMPLE)
-        .with_context(|| format!("cannot write `{}`", spec_path.display()))?;
+    let data = data_dir.join("customers.csv");
+    std::fs::write(&data, versa_tabular::sample::churn_csv(seed, 1000))
+        .with_context(|| format!("cannot write `{}`", data.display()))?;
+    std::fs::write(&spec, churn_example(seed))
+        .with_context(|| format!("cannot write `{}`", spec.display()))?;
+    Ok(ExampleFiles { spec, data })
+}
+
+pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
+    let Example::Churn = args.example;
+    let files = write_churn_example(&args.dir, args.seed)?;
     if global.json {
         return super::print_json(&serde_json::json!({
-            "spec": spec_path, "data": data_path,
+            "spec": files.spec, "data": files.data,
         }));
     }
     println!(
         "wrote {} and {}; next: cd {} && versa run",
-        spec_path.display(),
-        data_path.display(),
+        files.spec.display(),
+        files.data.display(),
         args.dir.display()
     );
     Ok(())

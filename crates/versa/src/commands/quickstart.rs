@@ -1,18 +1,31 @@
-//! `versa quickstart`: the whole reference scenario on embedded data, then a
-//! real HTTP prediction against the deployed version on a loopback port.
+//! `versa quickstart`: `versa init --example churn` and `versa run` in one
+//! step — the whole reference scenario on embedded sample data — then a real
+//! HTTP prediction against the deployed version on a loopback port.
+//!
+//! It is exactly those two commands (the same functions), so the directory it
+//! leaves is an ordinary pipeline workspace: `versa run` there again finds
+//! every stage cached, and editing `versa.toml` retrains only what changed.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
-use versa_pipeline::scenario::{ALIAS, LABEL, MODEL, ScenarioConfig, ScenarioReport, run_scenario};
+use versa_catalog::Catalog;
+use versa_core::RunId;
+use versa_pipeline::run::{RunReport, run_pipeline};
+use versa_pipeline::spec::PipelineSpec;
 use versa_pipeline::{NoopObserver, Observer, Workspace};
 use versa_server::{PredictResponse, ServerState};
 use versa_tabular::csv::{CsvOptions, read_csv};
+use versa_tabular::split::{SplitFractions, encode_labels, stratified_split};
 
 use crate::Global;
-use crate::render::{self, TerminalObserver, metrics_table, num};
+use crate::render::{self, TerminalObserver, num};
 use crate::rows::table_row;
+
+/// Version of the `--json` document. 2: the pipeline's run report under
+/// `run`, per-epoch traces under `versions`.
+const OUTPUT_FORMAT: u32 = 2;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -33,27 +46,57 @@ struct ServedPrediction {
     response: PredictResponse,
 }
 
+/// One epoch of a variant's training trace, read back from the catalog.
+#[derive(Debug, Serialize)]
+struct EpochRow {
+    epoch: i64,
+    train_loss: Option<f64>,
+    train_accuracy: Option<f64>,
+    val_loss: Option<f64>,
+    val_accuracy: Option<f64>,
+}
+
+/// A variant's model version and its training trace.
+#[derive(Debug, Serialize)]
+struct VersionTrace {
+    variant: String,
+    version: u32,
+    run_id: String,
+    epochs: Vec<EpochRow>,
+}
+
 #[derive(Debug, Serialize)]
 struct Output<'a> {
-    #[serde(flatten)]
-    report: &'a ScenarioReport,
+    format_version: u32,
+    seed: u64,
+    workspace: &'a Path,
+    spec_file: &'a Path,
+    data_file: &'a Path,
+    run: &'a RunReport,
+    versions: &'a [VersionTrace],
     prediction: &'a ServedPrediction,
 }
 
 pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
     let dir = global.workspace.clone().unwrap_or(args.dir);
     check_target(&dir)?;
-    let workspace = Workspace::init(&dir)
-        .await
-        .with_context(|| format!("cannot create a workspace in `{}`", dir.display()))?;
-    let workspace_root = std::fs::canonicalize(&dir).unwrap_or(dir.clone());
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let root = std::fs::canonicalize(&dir).unwrap_or(dir.clone());
+    let spec_file = root.join(super::run::SPEC_FILE);
+    // `versa init --example churn`, unless an earlier quickstart did it.
+    if !spec_file.exists() {
+        super::init::write_churn_example(&root, args.seed)?;
+    }
     if !global.json {
         eprintln!(
-            "versa quickstart · workspace {} · seed {}",
-            workspace_root.display(),
+            "versa quickstart · workspace {} · seed {} · = `versa init --example churn` + `versa run`",
+            root.display(),
             args.seed
         );
     }
+    // `versa run`.
+    let (spec, spec_dir) = super::run::load_spec(global, Some(&spec_file), &[])?;
+    let workspace = super::run::open_spec_workspace(global, &spec_dir).await?;
     let mut terminal = TerminalObserver::new();
     let mut quiet = NoopObserver;
     let observer: &mut dyn Observer = if global.json {
@@ -61,22 +104,73 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
     } else {
         &mut terminal
     };
-    let config = ScenarioConfig {
-        seed: args.seed,
-        ..ScenarioConfig::default()
-    };
-    let report = run_scenario(&workspace, config, observer)
+    let report = run_pipeline(&workspace, &spec, &spec_dir, observer)
         .await
-        .context("the quickstart scenario failed")?;
-    let prediction = serve_one_prediction(workspace, &report).await?;
+        .context("the quickstart pipeline failed")?;
+    let versions = traces(&workspace.catalog, &report).await?;
+    let data_file = spec_dir.join(&spec.data.path);
+    let prediction = serve_one_prediction(workspace, &spec, &data_file).await?;
     if global.json {
         return super::print_json(&Output {
-            report: &report,
+            format_version: OUTPUT_FORMAT,
+            seed: args.seed,
+            workspace: &root,
+            spec_file: &spec_file,
+            data_file: &data_file,
+            run: &report,
+            versions: &versions,
             prediction: &prediction,
         });
     }
-    print_summary(&report, &prediction);
+    print_summary(&root, &report, &prediction);
     Ok(())
+}
+
+/// Each variant's per-epoch trace, as the training run stored it.
+async fn traces(catalog: &Catalog, report: &RunReport) -> Result<Vec<VersionTrace>> {
+    let mut traces = Vec::new();
+    for variant in &report.variants {
+        let run_id = RunId::new(&variant.run_id)
+            .with_context(|| format!("run id `{}` is malformed", variant.run_id))?;
+        let mut epochs: Vec<EpochRow> = Vec::new();
+        for key in ["train_loss", "train_accuracy", "val_loss", "val_accuracy"] {
+            let history = catalog
+                .metric_history(&run_id, key)
+                .await
+                .with_context(|| format!("cannot read `{key}` of run {run_id}"))?;
+            for point in history {
+                let index = match epochs.iter().position(|row| row.epoch == point.step) {
+                    Some(index) => index,
+                    None => {
+                        epochs.push(EpochRow {
+                            epoch: point.step,
+                            train_loss: None,
+                            train_accuracy: None,
+                            val_loss: None,
+                            val_accuracy: None,
+                        });
+                        epochs.len() - 1
+                    }
+                };
+                let row = &mut epochs[index];
+                let slot = match key {
+                    "train_loss" => &mut row.train_loss,
+                    "train_accuracy" => &mut row.train_accuracy,
+                    "val_loss" => &mut row.val_loss,
+                    _ => &mut row.val_accuracy,
+                };
+                *slot = Some(point.value);
+            }
+        }
+        epochs.sort_by_key(|row| row.epoch);
+        traces.push(VersionTrace {
+            variant: variant.variant.clone(),
+            version: variant.version,
+            run_id: variant.run_id.clone(),
+            epochs,
+        });
+    }
+    Ok(traces)
 }
 
 /// Refuses to write into a non-empty directory that is not a versa workspace.
@@ -105,16 +199,30 @@ fn check_target(dir: &Path) -> Result<()> {
 /// customer row to `churn@production`, and shuts the server down.
 async fn serve_one_prediction(
     workspace: Workspace,
-    report: &ScenarioReport,
+    spec: &PipelineSpec,
+    data_file: &Path,
 ) -> Result<ServedPrediction> {
-    let bytes = std::fs::read(&report.data_file)
-        .with_context(|| format!("cannot read `{}`", report.data_file.display()))?;
+    let bytes = std::fs::read(data_file)
+        .with_context(|| format!("cannot read `{}`", data_file.display()))?;
     let table =
         read_csv(&bytes, &CsvOptions::default()).context("cannot re-read the sample data")?;
-    // The first held-out test row: a customer neither version trained on.
-    let row_index = first_test_row(report, &table);
-    let row = table_row(&table, row_index, Some(LABEL));
+    // The first held-out test row — a customer neither version trained on —
+    // found by redoing the pipeline's deterministic split.
+    let (classes, labels) = encode_labels(&table, &spec.data.label)?;
+    let split = stratified_split(
+        &labels,
+        classes.len(),
+        SplitFractions {
+            validation: spec.split.validation,
+            test: spec.split.test,
+        },
+        spec.split.seed,
+    )?;
+    let row_index = split.test.first().copied().unwrap_or(0);
+    let row = table_row(&table, row_index, Some(&spec.data.label));
     let request = serde_json::json!({ "rows": [row] });
+    let model = &spec.deploy.model;
+    let alias = &spec.deploy.alias;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -127,7 +235,7 @@ async fn serve_one_prediction(
     let server = tokio::spawn(versa_server::serve(listener, state, async {
         let _ = stopped.await;
     }));
-    let url = format!("http://{addr}/v1/models/{MODEL}@{ALIAS}/predict");
+    let url = format!("http://{addr}/v1/models/{model}@{alias}/predict");
     let client = reqwest::Client::new();
     let response = client
         .post(&url)
@@ -158,61 +266,62 @@ async fn serve_one_prediction(
     })
 }
 
-fn first_test_row(report: &ScenarioReport, table: &versa_tabular::Table) -> usize {
-    report
-        .split
-        .test_rows
-        .first()
-        .copied()
-        .unwrap_or(0)
-        .min(table.n_rows().saturating_sub(1))
-}
+fn print_summary(root: &Path, report: &RunReport, prediction: &ServedPrediction) {
+    println!();
+    super::run::print_report(report);
 
-fn print_summary(report: &ScenarioReport, prediction: &ServedPrediction) {
-    println!("\nData Flow — {} stages", report.stages.len());
-    let mut flow = render::table(&["#", "stage", "input", "operation", "output", "duration"]);
-    for stage in &report.stages {
-        flow.add_row(vec![
-            num(stage.number),
-            stage.name.clone().into(),
-            stage.input.clone().into(),
-            stage.operation.clone().into(),
-            stage.output.clone().into(),
-            num(render::duration(stage.duration_ms)),
-        ]);
-    }
-    println!("{flow}");
-
+    let evaluation = &report.evaluation;
     println!(
         "\nModel Evaluation — {} held-out test rows, same for every version",
-        report.evaluation.test_rows
+        evaluation.test_rows
     );
-    let columns: Vec<(String, &versa_mlp::metrics::ClassificationReport)> = report
-        .evaluation
+    let mut header = vec!["metric".to_string()];
+    header.extend(evaluation.versions.iter().map(|v| {
+        if v.variant == format!("v{}", v.version) {
+            v.variant.clone()
+        } else {
+            format!("{} (v{})", v.variant, v.version)
+        }
+    }));
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut table = render::table(&header);
+    let mut keys: Vec<&String> = evaluation
         .versions
         .iter()
-        .map(|e| (format!("v{}", e.version), &e.metrics))
+        .flat_map(|v| v.metrics.keys())
         .collect();
-    println!("{}", metrics_table(&columns));
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        let mut cells = vec![comfy_table::Cell::new(key)];
+        for version in &evaluation.versions {
+            cells.push(num(version
+                .metrics
+                .get(key)
+                .map_or("—".to_string(), |v| format!("{v:.4}"))));
+        }
+        table.add_row(cells);
+    }
+    println!("{table}");
 
+    let deployment = &report.deployment;
     println!(
-        "\nDeployed: {}@{} → v{}{}",
-        report.deployment.model,
-        report.deployment.alias,
-        report.deployment.version,
-        report
-            .deployment
-            .previous
-            .map_or(String::new(), |p| format!(" (was v{p})"))
+        "\nDeployment: {}@{} {} → {} ({})",
+        deployment.model,
+        deployment.alias,
+        format!("{:?}", deployment.decision).to_lowercase(),
+        deployment
+            .target_after
+            .map_or("nothing".to_string(), |v| format!("v{v}")),
+        deployment.reason
     );
     let answer = &prediction.response;
-    let first = answer.predictions.first();
     println!("\nLive prediction: POST {}", prediction.url);
     println!(
         "  request  {}",
         serde_json::to_string(&prediction.request).unwrap_or_default()
     );
-    if let Some(first) = first {
+    if let Some(first) = answer.predictions.first() {
         let probabilities: Vec<String> = first
             .probabilities
             .iter()
@@ -229,7 +338,9 @@ fn print_summary(report: &ScenarioReport, prediction: &ServedPrediction) {
         );
     }
     println!(
-        "\nNext: `versa models show {MODEL}`, `versa serve --workspace {}`",
-        report.workspace.display()
+        "\nThis directory is a pipeline: edit {} and `versa run` retrains only what changed.\nNext: `versa models show {}`, `versa serve --workspace {}`",
+        root.join(super::run::SPEC_FILE).display(),
+        deployment.model,
+        root.display()
     );
 }

@@ -87,7 +87,7 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
     Ok(())
 }
 
-fn print_report(report: &RunReport) {
+pub(crate) fn print_report(report: &RunReport) {
     let mut table = render::table(&["stage", "input", "operation", "output", "time"]);
     for stage in &report.stages {
         table.add_row(vec![
