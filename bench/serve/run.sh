@@ -12,12 +12,28 @@
 # DURATION seconds each at concurrency 1 and 16: throughput, p50/p99 latency
 # (as the load generator sees it), and server RSS from /proc/PID/status.
 #
+# The servers and the load generator share this machine's cores; to keep
+# them from competing for the same core (which puts scheduler delays into
+# the tail latency of whichever server is measured), every server is pinned
+# to core 0 and the load generator to core 1 (taskset), the same for MLflow
+# and versa. PIN=0 turns that off (servers and load generator float over all
+# cores, the generator with 2 threads at c=16).
+#
 # Usage: bash bench/serve/run.sh            (DURATION=10 by default)
-#        DURATION=5 BATCH_MAX_SIZE=16 BATCH_MAX_DELAY_US=250 bash bench/serve/run.sh
+#        DURATION=5 BATCH_MAX_SIZE=16 BATCH_MAX_DELAY_US=250 PIN=0 bash bench/serve/run.sh
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 duration="${DURATION:-10}"
+pin="${PIN:-1}"
+if [ "$pin" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  on_server_core=(taskset -c 0)
+  on_load_core=(taskset -c 1)
+else
+  pin=0
+  on_server_core=()
+  on_load_core=()
+fi
 batch_max_size="${BATCH_MAX_SIZE:-16}"
 batch_max_delay_us="${BATCH_MAX_DELAY_US:-250}"
 port_mlflow="${PORT_MLFLOW:-18571}"
@@ -72,14 +88,14 @@ wait_for() { # url, seconds
 }
 
 echo "== starting mlflow models serve on 127.0.0.1:$port_mlflow" >&2
-PATH="$venv/bin:$PATH" "$venv/bin/mlflow" models serve -m "$out/mlflow-model" --env-manager local \
+PATH="$venv/bin:$PATH" "${on_server_core[@]}" "$venv/bin/mlflow" models serve -m "$out/mlflow-model" --env-manager local \
   -h 127.0.0.1 -p "$port_mlflow" >"$out/mlflow.log" 2>&1 &
 pids+=($!); pid_mlflow=$!
 echo "== starting versa serve on 127.0.0.1:$port_versa (batching off) and :$port_batched (batching on: $batch_max_size rows, ${batch_max_delay_us} µs)" >&2
-"$versa" --workspace "$out/workspace" serve --addr "127.0.0.1:$port_versa" --models churn@production \
+"${on_server_core[@]}" "$versa" --workspace "$out/workspace" serve --addr "127.0.0.1:$port_versa" --models churn@production \
   >"$out/versa.log" 2>&1 &
 pids+=($!); pid_versa=$!
-"$versa" --workspace "$out/workspace" serve --addr "127.0.0.1:$port_batched" --models churn@production \
+"${on_server_core[@]}" "$versa" --workspace "$out/workspace" serve --addr "127.0.0.1:$port_batched" --models churn@production \
   --batch-max-size "$batch_max_size" --batch-max-delay-us "$batch_max_delay_us" >"$out/versa-batched.log" 2>&1 &
 pids+=($!); pid_batched=$!
 wait_for "http://127.0.0.1:$port_versa/healthz" 30
@@ -123,13 +139,14 @@ tree_rss_kb() { # pid: VmRSS of the process and all its descendants, in kB
 
 measure() { # name, url, body file, concurrency
   local name=$1 url=$2 body=$3 conc=$4 threads=1 line
-  [ "$conc" -gt 1 ] && threads=2
+  # One generator thread per core it may use.
+  [ "$conc" -gt 1 ] && [ "$pin" = 0 ] && threads=2
   echo "== $name: c=$conc for ${duration}s" >&2
   if [ "$loadgen" = wrk ]; then
-    line=$(BODY_FILE="$body" wrk -t"$threads" -c"$conc" -d"${duration}s" -s "$out/post.lua" "$url" | grep '^RESULT')
+    line=$(BODY_FILE="$body" "${on_load_core[@]}" wrk -t"$threads" -c"$conc" -d"${duration}s" -s "$out/post.lua" "$url" | grep '^RESULT')
     echo "$name $conc ${line#RESULT }" >>"$out/results.txt"
   else
-    oha --no-tui -z "${duration}s" -c "$conc" -m POST -H 'content-type: application/json' -D "$body" \
+    "${on_load_core[@]}" oha --no-tui -z "${duration}s" -c "$conc" -m POST -H 'content-type: application/json' -D "$body" \
       --output-format json "$url" >"$out/oha.json"
     python3 - "$name" "$conc" "$out/oha.json" >>"$out/results.txt" <<'PY'
 import json, sys
@@ -156,15 +173,17 @@ done
 } >"$out/rss.txt"
 curl -fsS "http://127.0.0.1:$port_batched/metrics" | grep -E '^versa_batch' >"$out/batches.txt" || true
 
-python3 - "$out" "$duration" "$batch_max_size" "$batch_max_delay_us" <<'PY'
+python3 - "$out" "$duration" "$batch_max_size" "$batch_max_delay_us" "$pin" <<'PY'
 import sys
-out, duration, size, delay = sys.argv[1:5]
+out, duration, size, delay, pin = sys.argv[1:6]
 rows = {}
 for line in open(f"{out}/results.txt"):
     name, conc, rps, p50, p99, errors, total = line.split()
     rows[(name, int(conc))] = (float(rps), int(p50), int(p99), int(errors), int(total))
 rss = {name: int(kb) for name, kb in (l.split() for l in open(f"{out}/rss.txt"))}
 print(f"\nsingle-row predictions, {duration} s per cell, loopback; latency as the load generator sees it")
+print("cores: " + ("servers pinned to core 0, load generator to core 1" if pin == "1"
+                   else "not pinned: servers and load generator share all cores"))
 print(f"versa batched: --batch-max-size {size} --batch-max-delay-us {delay}\n")
 header = f"{'server':<14}{'c':>3}{'req/s':>11}{'p50 µs':>9}{'p99 µs':>9}{'errors':>8}{'× mlflow req/s':>16}"
 print(header)
