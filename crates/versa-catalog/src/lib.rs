@@ -60,10 +60,14 @@ macro_rules! dispatch {
     };
 }
 
+mod artifacts;
 mod datasets;
 mod error;
+mod experiments;
+mod logged_models;
 mod postgres;
 mod registry;
+mod run_search;
 mod sqlite;
 mod tracking;
 mod types;
@@ -76,7 +80,24 @@ use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 use versa_core::Digest;
 
+pub use artifacts::ArtifactEntry;
 pub use error::{AliasExpectation, CatalogError};
+pub use experiments::{
+    ArtifactRoot, ExperimentDetail, ExperimentPage, ExperimentSearch, MAX_EXPERIMENT_NAME_LENGTH,
+    MAX_EXPERIMENT_TAG_KEY_LENGTH, MAX_EXPERIMENT_TAG_VALUE_LENGTH,
+};
+pub use logged_models::{LoggedModel, LoggedModelStatus, NewLoggedModel};
+pub use registry::{
+    ModelFormat, NewMlflowVersion, OtherVersionsInStage, RegisteredModel, RegistryVersion, Stage,
+};
+pub use run_search::{
+    RunPage, RunSearch, SEARCH_MAX_RESULTS_DEFAULT, SEARCH_MAX_RESULTS_THRESHOLD, ViewType,
+};
+pub use tracking::{
+    DatasetInput, MAX_ENTITIES_PER_BATCH, MAX_KEY_LENGTH, MAX_METRICS_PER_BATCH,
+    MAX_PARAM_VALUE_LENGTH, MAX_PARAMS_TAGS_PER_BATCH, MAX_TAG_VALUE_LENGTH, MetricHistoryPage,
+    NewTrackedRun, RUN_NAME_TAG, RunBatch, RunUpdate, TrackedRun,
+};
 pub use types::{
     AliasChange, AliasEvent, AliasRoute, DatasetVersion, Experiment, LifecycleStage, Lineage,
     LineageEdge, MetricComparison, MetricPoint, ModelVersion, ModelVersionStatus,

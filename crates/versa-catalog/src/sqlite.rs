@@ -106,6 +106,20 @@ fn migrator() -> Migrator {
             include_str!("../migrations/sqlite/0002_deployments.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            3,
+            "mlflow tracking".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0003_mlflow_tracking.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            4,
+            "mlflow_registry".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0004_mlflow_registry.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 

@@ -3,11 +3,12 @@
 //!
 //! Knows the tracking tables only; models and datasets live elsewhere.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::{QueryBuilder, Row};
+use serde::Serialize;
+use sqlx::{QueryBuilder, Row, Transaction};
 use versa_core::{Hasher, RunId};
 
 use crate::error::db;
@@ -94,11 +95,380 @@ fn newest_per_key(metrics: &[MetricPoint]) -> Vec<&MetricPoint> {
     newest.into_values().collect()
 }
 
-fn run_not_found(run_id: &RunId) -> CatalogError {
+/// Rejects empty metric keys before a transaction starts.
+fn check_metric_keys(metrics: &[MetricPoint]) -> Result<()> {
+    for point in metrics {
+        if point.key.is_empty() {
+            return Err(CatalogError::Invalid {
+                what: "metric key",
+                value: String::new(),
+                expected: "a non-empty name such as `loss`".to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn run_not_found(run_id: &RunId) -> CatalogError {
     CatalogError::NotFound {
         what: "run",
         key: run_id.to_string(),
         hint: "list runs to see existing run ids".to_string(),
+    }
+}
+
+/// The tag MLflow keeps a run's name in, mirrored into `runs.run_name`.
+pub const RUN_NAME_TAG: &str = "mlflow.runName";
+/// MLflow's most metrics in one `log_batch`.
+pub const MAX_METRICS_PER_BATCH: usize = 1000;
+/// MLflow's most params, and most tags, in one `log_batch`.
+pub const MAX_PARAMS_TAGS_PER_BATCH: usize = 100;
+/// MLflow's most metrics, params and tags together in one `log_batch`.
+pub const MAX_ENTITIES_PER_BATCH: usize = 1000;
+/// MLflow's longest param value, in characters.
+pub const MAX_PARAM_VALUE_LENGTH: usize = 6000;
+/// MLflow's longest run tag value, in characters.
+pub const MAX_TAG_VALUE_LENGTH: usize = 8000;
+/// MLflow's longest metric, param or tag key, in characters.
+pub const MAX_KEY_LENGTH: usize = 250;
+
+/// The `runs` columns in the order `run_from_row` reads, for queries built at run time.
+pub(crate) const RUN_COLUMNS: &str = run_columns!();
+
+/// A run to start through the MLflow API (`CreateRun`): unlike [`NewRun`]
+/// it carries tags, and its name may come from the `mlflow.runName` tag or
+/// be generated.
+#[derive(Debug, Clone)]
+pub struct NewTrackedRun {
+    /// The experiment (must exist and be active).
+    pub experiment_id: String,
+    /// Who started it (may be empty).
+    pub user_id: String,
+    /// Its name; `None` or empty: the `mlflow.runName` tag, else generated.
+    pub run_name: Option<String>,
+    /// ms since the Unix epoch.
+    pub start_time: i64,
+    /// Tags set at creation.
+    pub tags: Vec<(String, String)>,
+    /// Where it ran (empty when unknown).
+    pub host: String,
+    /// The versa build that recorded it.
+    pub versa_version: String,
+}
+
+/// A run with everything MLflow's `Run` message carries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrackedRun {
+    /// The header row.
+    pub run: Run,
+    /// Logged params.
+    pub params: BTreeMap<String, String>,
+    /// The newest point of each metric, by key.
+    pub metrics: Vec<MetricPoint>,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Datasets logged as inputs, in the order first logged.
+    pub dataset_inputs: Vec<DatasetInput>,
+}
+
+/// A dataset a run used (MLflow's `DatasetInput`: a `Dataset` plus input tags).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatasetInput {
+    /// Dataset name.
+    pub name: String,
+    /// The client's digest of its content.
+    pub digest: String,
+    /// Kind of source (`local`, `http`, `code`…).
+    pub source_type: String,
+    /// The source, as the client describes it (often JSON).
+    pub source: String,
+    /// Schema, as the client describes it (JSON).
+    pub schema: Option<String>,
+    /// Profile (row counts…), as the client describes it (JSON).
+    pub profile: Option<String>,
+    /// Input tags, e.g. `mlflow.data.context = train`.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Metrics, params and tags logged together, all or nothing (MLflow's `LogBatch`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunBatch {
+    /// Metric points.
+    pub metrics: Vec<MetricPoint>,
+    /// Params; a key may appear once.
+    pub params: Vec<(String, String)>,
+    /// Tags; a later value of a key wins.
+    pub tags: Vec<(String, String)>,
+}
+
+/// Changes to a run's header (MLflow's `UpdateRun`); `None` leaves a field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunUpdate {
+    /// New status.
+    pub status: Option<RunStatus>,
+    /// End time, ms since the Unix epoch.
+    pub end_time: Option<i64>,
+    /// New name (also written to the `mlflow.runName` tag).
+    pub run_name: Option<String>,
+}
+
+/// One page of a metric's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricHistoryPage {
+    /// Points by step, then timestamp.
+    pub points: Vec<MetricPoint>,
+    /// The token for the next page, when there are more points.
+    pub next_page_token: Option<String>,
+}
+
+/// Whether MLflow accepts `key` as a metric, param or tag name: 1 to 250
+/// characters from letters, digits, `_ - . / :` and space, and not a path
+/// that normalises to something else (`a//b`, `./a`, `../a`, `/a`).
+fn check_key(what: &'static str, key: &str) -> Result<()> {
+    let invalid = |expected: &str| CatalogError::Invalid {
+        what,
+        value: key.to_string(),
+        expected: expected.to_string(),
+    };
+    if key.is_empty() || key.chars().count() > MAX_KEY_LENGTH {
+        return Err(invalid("1 to 250 characters"));
+    }
+    if !key
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ' | '/' | ':'))
+    {
+        return Err(invalid(
+            "names may only contain alphanumerics, underscores (_), dashes (-), periods (.), \
+             spaces ( ), colons (:) and slashes (/)",
+        ));
+    }
+    let not_a_plain_path = key.starts_with('/')
+        || key.starts_with("..")
+        || key
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..");
+    if not_a_plain_path {
+        return Err(invalid(
+            "a relative path without empty, `.` or `..` segments (it would name another path)",
+        ));
+    }
+    Ok(())
+}
+
+/// MLflow's `log_batch` validation: sizes, keys, value lengths, and each
+/// param key at most once.
+fn check_batch(batch: &RunBatch) -> Result<()> {
+    let (n_metrics, n_params, n_tags) = (batch.metrics.len(), batch.params.len(), batch.tags.len());
+    if n_metrics > MAX_METRICS_PER_BATCH
+        || n_params > MAX_PARAMS_TAGS_PER_BATCH
+        || n_tags > MAX_PARAMS_TAGS_PER_BATCH
+        || n_metrics + n_params + n_tags > MAX_ENTITIES_PER_BATCH
+    {
+        return Err(CatalogError::Invalid {
+            what: "log batch",
+            value: format!("{n_metrics} metrics, {n_params} params, {n_tags} tags"),
+            expected: format!(
+                "at most {MAX_METRICS_PER_BATCH} metrics, {MAX_PARAMS_TAGS_PER_BATCH} params and \
+                 {MAX_PARAMS_TAGS_PER_BATCH} tags, {MAX_ENTITIES_PER_BATCH} in all (MLflow's \
+                 limits); split it into several batches"
+            ),
+        });
+    }
+    for point in &batch.metrics {
+        check_key("metric key", &point.key)?;
+    }
+    let mut seen = BTreeSet::new();
+    for (key, value) in &batch.params {
+        check_key("param key", key)?;
+        if value.chars().count() > MAX_PARAM_VALUE_LENGTH {
+            return Err(CatalogError::Invalid {
+                what: "param value",
+                value: format!(
+                    "{}… ({} characters, key `{key}`)",
+                    value.chars().take(40).collect::<String>(),
+                    value.chars().count()
+                ),
+                expected: format!("at most {MAX_PARAM_VALUE_LENGTH} characters"),
+            });
+        }
+        if !seen.insert(key.as_str()) {
+            return Err(CatalogError::Invalid {
+                what: "param key",
+                value: key.clone(),
+                expected: "each param key once per batch (duplicate parameter keys were submitted)"
+                    .to_string(),
+            });
+        }
+    }
+    for (key, value) in &batch.tags {
+        check_key("tag key", key)?;
+        if value.chars().count() > MAX_TAG_VALUE_LENGTH {
+            return Err(CatalogError::Invalid {
+                what: "tag value",
+                value: format!(
+                    "{}… ({} characters, key `{key}`)",
+                    value.chars().take(40).collect::<String>(),
+                    value.chars().count()
+                ),
+                expected: format!("at most {MAX_TAG_VALUE_LENGTH} characters"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A readable run name from the run id, as MLflow generates one when none
+/// is given (`brave-otter-417`). Derived from the id so it is reproducible.
+fn generated_run_name(run_id: &RunId) -> String {
+    const ADJECTIVES: [&str; 16] = [
+        "brave", "calm", "clever", "eager", "gentle", "honest", "jolly", "kind", "lively", "merry",
+        "nimble", "proud", "quiet", "swift", "tidy", "witty",
+    ];
+    const NOUNS: [&str; 16] = [
+        "otter", "heron", "lynx", "finch", "panda", "koala", "falcon", "badger", "beaver", "crane",
+        "gecko", "ibis", "marten", "newt", "owl", "wren",
+    ];
+    let hex = run_id.as_str();
+    let number = |range: std::ops::Range<usize>| {
+        hex.get(range)
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+            .unwrap_or(0)
+    };
+    format!(
+        "{}-{}-{}",
+        ADJECTIVES[number(0..1) as usize % 16],
+        NOUNS[number(1..2) as usize % 16],
+        number(2..6) % 1000
+    )
+}
+
+/// `location` + `/run_id/artifacts`, without doubling a trailing slash.
+fn run_artifact_uri(location: &str, run_id: &RunId) -> String {
+    format!("{}/{run_id}/artifacts", location.trim_end_matches('/'))
+}
+
+fn run_not_active(run_id: &RunId) -> CatalogError {
+    CatalogError::Invalid {
+        what: "run",
+        value: run_id.to_string(),
+        expected: "an active run: it is deleted (restore it first)".to_string(),
+    }
+}
+
+/// Parses stored input tags (a JSON object of strings).
+fn parse_input_tags(text: &str) -> Result<BTreeMap<String, String>> {
+    serde_json::from_str(text).map_err(|_| CatalogError::Corrupt {
+        table: "run_dataset_inputs",
+        column: "tags_json",
+        value: text.to_string(),
+        expected: "a JSON object of strings",
+    })
+}
+
+/// Run ids per `IN (…)` statement when reading details of many runs.
+const RUNS_PER_STATEMENT: usize = 500;
+
+impl Catalog {
+    /// Starts a run through the MLflow API: status RUNNING, tags set, the
+    /// name resolved as MLflow does (argument, else `mlflow.runName` tag,
+    /// else generated; the tag is always set). The experiment must be active.
+    pub async fn start_tracked_run(&self, new: NewTrackedRun) -> Result<TrackedRun> {
+        for (key, value) in &new.tags {
+            check_key("tag key", key)?;
+            if value.chars().count() > MAX_TAG_VALUE_LENGTH {
+                return Err(CatalogError::Invalid {
+                    what: "tag value",
+                    value: key.clone(),
+                    expected: format!("at most {MAX_TAG_VALUE_LENGTH} characters"),
+                });
+            }
+        }
+        let run_id = dispatch!(self, ops => ops.start_tracked_run(new).await)?;
+        self.tracked_run(&run_id).await
+    }
+
+    /// A run with params, latest metric points, tags and dataset inputs.
+    pub async fn tracked_run(&self, run_id: &RunId) -> Result<TrackedRun> {
+        self.tracked_runs(std::slice::from_ref(run_id))
+            .await?
+            .pop()
+            .ok_or_else(|| run_not_found(run_id))
+    }
+
+    /// Several runs in full, in the order asked; ids that do not exist are skipped.
+    pub async fn tracked_runs(&self, run_ids: &[RunId]) -> Result<Vec<TrackedRun>> {
+        let mut found = Vec::with_capacity(run_ids.len());
+        for chunk in run_ids.chunks(RUNS_PER_STATEMENT) {
+            let mut details = dispatch!(self, ops => ops.tracked_runs(chunk).await)?;
+            for run_id in chunk {
+                if let Some(run) = details.remove(run_id.as_str()) {
+                    found.push(run);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Changes status, end time and name of a run (MLflow's `UpdateRun`).
+    pub async fn update_run(&self, run_id: &RunId, update: RunUpdate) -> Result<Run> {
+        dispatch!(self, ops => ops.update_run(run_id, &update).await)?;
+        Ok(self.tracked_run(run_id).await?.run)
+    }
+
+    /// Soft-deletes or restores a run.
+    pub async fn set_run_lifecycle(&self, run_id: &RunId, stage: LifecycleStage) -> Result<()> {
+        dispatch!(self, ops => ops.set_run_lifecycle(run_id, stage).await)
+    }
+
+    /// Logs metrics, params and tags in one transaction after MLflow's
+    /// checks ([`MAX_METRICS_PER_BATCH`] etc.). A param already logged with
+    /// another value is a [`CatalogError::ParamConflict`] and nothing is
+    /// written. The run must be active.
+    pub async fn log_batch(&self, run_id: &RunId, batch: &RunBatch) -> Result<()> {
+        check_batch(batch)?;
+        dispatch!(self, ops => ops.log_batch(run_id, batch).await)
+    }
+
+    /// Removes a run tag; a tag that is not set is [`CatalogError::NotFound`].
+    pub async fn delete_run_tag(&self, run_id: &RunId, key: &str) -> Result<()> {
+        dispatch!(self, ops => ops.delete_run_tag(run_id, key).await)
+    }
+
+    /// Records datasets a run used (MLflow's `LogInputs`); a (name, digest)
+    /// already recorded for the run is kept as first logged.
+    pub async fn log_dataset_inputs(&self, run_id: &RunId, inputs: &[DatasetInput]) -> Result<()> {
+        dispatch!(self, ops => ops.log_dataset_inputs(run_id, inputs).await)
+    }
+
+    /// One page of a metric's history (every point when `max_results` is `None`).
+    pub async fn metric_history_page(
+        &self,
+        run_id: &RunId,
+        key: &str,
+        max_results: Option<usize>,
+        page_token: Option<&str>,
+    ) -> Result<MetricHistoryPage> {
+        let scope = crate::run_search::search_scope(&["metric history", run_id.as_str(), key]);
+        let offset = crate::run_search::decode_page_token(page_token, &scope)?;
+        if max_results == Some(0) {
+            return Err(CatalogError::Invalid {
+                what: "max_results",
+                value: "0".to_string(),
+                expected: "a page size of at least 1".to_string(),
+            });
+        }
+        let points = self.metric_history(run_id, key).await?;
+        let end = max_results.map_or(points.len(), |n| offset.saturating_add(n).min(points.len()));
+        let next_page_token =
+            (end < points.len()).then(|| crate::run_search::encode_page_token(end, &scope));
+        Ok(MetricHistoryPage {
+            points: points
+                .into_iter()
+                .skip(offset)
+                .take(end.saturating_sub(offset))
+                .collect(),
+            next_page_token,
+        })
     }
 }
 
@@ -371,14 +741,28 @@ for_each_backend! {
             let mut tx = self.write_tx(&operation).await?;
             self.lock_run(&mut tx, run_id, &operation).await?;
             self.require_run(&mut *tx, run_id, &operation).await?;
+            self.write_params(&mut tx, run_id, params, &operation).await?;
+            tx.commit().await.map_err(db(&operation))
+        }
+
+        /// Inserts params inside the caller's transaction; an existing key
+        /// with another value is a conflict (the caller's transaction then
+        /// rolls back, so nothing of its batch is written).
+        pub(crate) async fn write_params(
+            &self,
+            tx: &mut Transaction<'static, Db>,
+            run_id: &RunId,
+            params: &[(String, String)],
+            operation: &str,
+        ) -> Result<()> {
             for (key, value) in params {
                 let existing: Option<String> =
                     sqlx::query_scalar("SELECT value FROM params WHERE run_id = $1 AND key = $2")
                         .bind(run_id.as_str())
                         .bind(key)
-                        .fetch_optional(&mut *tx)
+                        .fetch_optional(&mut **tx)
                         .await
-                        .map_err(db(&operation))?;
+                        .map_err(db(operation))?;
                 match existing {
                     Some(existing) if existing == *value => {}
                     Some(existing) => {
@@ -394,13 +778,13 @@ for_each_backend! {
                             .bind(run_id.as_str())
                             .bind(key)
                             .bind(value)
-                            .execute(&mut *tx)
+                            .execute(&mut **tx)
                             .await
-                            .map_err(db(&operation))?;
+                            .map_err(db(operation))?;
                     }
                 }
             }
-            tx.commit().await.map_err(db(&operation))
+            Ok(())
         }
 
         pub(crate) async fn log_metrics(
@@ -409,18 +793,23 @@ for_each_backend! {
             metrics: &[MetricPoint],
         ) -> Result<()> {
             let operation = format!("log metrics of run {run_id}");
-            for point in metrics {
-                if point.key.is_empty() {
-                    return Err(CatalogError::Invalid {
-                        what: "metric key",
-                        value: String::new(),
-                        expected: "a non-empty name such as `loss`".to_string(),
-                    });
-                }
-            }
+            check_metric_keys(metrics)?;
             let mut tx = self.write_tx(&operation).await?;
             self.lock_run(&mut tx, run_id, &operation).await?;
             self.require_run(&mut *tx, run_id, &operation).await?;
+            self.write_metrics(&mut tx, run_id, metrics, &operation).await?;
+            tx.commit().await.map_err(db(&operation))
+        }
+
+        /// Inserts metric points and moves `latest_metrics` forward, inside
+        /// the caller's transaction.
+        pub(crate) async fn write_metrics(
+            &self,
+            tx: &mut Transaction<'static, Db>,
+            run_id: &RunId,
+            metrics: &[MetricPoint],
+            operation: &str,
+        ) -> Result<()> {
             // Multi-row statements: one round trip per chunk instead of two
             // per point, which is what a remote PostgreSQL pays for.
             for chunk in metrics.chunks(POINTS_PER_STATEMENT) {
@@ -439,9 +828,9 @@ for_each_backend! {
                 insert.push(" ON CONFLICT DO NOTHING");
                 insert
                     .build()
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
-                    .map_err(db(&operation))?;
+                    .map_err(db(operation))?;
             }
             // One candidate per key (a statement may not upsert a row twice);
             // it replaces the stored latest only if it is at least as new.
@@ -469,11 +858,11 @@ for_each_backend! {
                 );
                 upsert
                     .build()
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
-                    .map_err(db(&operation))?;
+                    .map_err(db(operation))?;
             }
-            tx.commit().await.map_err(db(&operation))
+            Ok(())
         }
 
         pub(crate) async fn set_run_tag(
@@ -486,17 +875,41 @@ for_each_backend! {
             let mut tx = self.write_tx(&operation).await?;
             self.lock_run(&mut tx, run_id, &operation).await?;
             self.require_run(&mut *tx, run_id, &operation).await?;
-            sqlx::query(
-                "INSERT INTO run_tags (run_id, key, value) VALUES ($1, $2, $3) \
-             ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
-            )
-            .bind(run_id.as_str())
-            .bind(key)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            .map_err(db(&operation))?;
+            self.write_tags(&mut tx, run_id, &[(key.to_string(), value.to_string())], &operation)
+                .await?;
             tx.commit().await.map_err(db(&operation))
+        }
+
+        /// Sets (or overwrites) tags inside the caller's transaction. The
+        /// `mlflow.runName` tag also renames the run, as in MLflow.
+        pub(crate) async fn write_tags(
+            &self,
+            tx: &mut Transaction<'static, Db>,
+            run_id: &RunId,
+            tags: &[(String, String)],
+            operation: &str,
+        ) -> Result<()> {
+            for (key, value) in tags {
+                sqlx::query(
+                    "INSERT INTO run_tags (run_id, key, value) VALUES ($1, $2, $3) \
+                     ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(run_id.as_str())
+                .bind(key)
+                .bind(value)
+                .execute(&mut **tx)
+                .await
+                .map_err(db(operation))?;
+                if key == RUN_NAME_TAG {
+                    sqlx::query("UPDATE runs SET run_name = $1 WHERE run_id = $2")
+                        .bind(value)
+                        .bind(run_id.as_str())
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(db(operation))?;
+                }
+            }
+            Ok(())
         }
 
         pub(crate) async fn finish_run(
@@ -656,6 +1069,357 @@ for_each_backend! {
                 .fetch_all(self.pool())
                 .await
                 .map_err(db(&operation))
+        }
+
+        /// A `runs` row read by another module's query (`RUN_COLUMNS`).
+        pub(crate) fn run_row(&self, row: &DbRow) -> Result<Run> {
+            run_from_row(row)
+        }
+
+        pub(crate) async fn start_tracked_run(&self, new: NewTrackedRun) -> Result<RunId> {
+            let operation = format!("create run in experiment {}", new.experiment_id);
+            let found: Option<(String, String)> = sqlx::query_as(
+                "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = $1",
+            )
+            .bind(&new.experiment_id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db(&operation))?;
+            let Some((artifact_location, stage)) = found else {
+                return Err(CatalogError::NotFound {
+                    what: "experiment",
+                    key: new.experiment_id,
+                    hint: "create it first, or use experiment 0 (Default)".to_string(),
+                });
+            };
+            if stage != LifecycleStage::Active.as_str() {
+                return Err(CatalogError::Invalid {
+                    what: "experiment",
+                    value: new.experiment_id,
+                    expected: "an active experiment: it is deleted (restore it first)".to_string(),
+                });
+            }
+            let mut tags = new.tags;
+            let tag_name = tags
+                .iter()
+                .rev()
+                .find(|(key, _)| key == RUN_NAME_TAG)
+                .map(|(_, value)| value.clone());
+            let given = new.run_name.filter(|name| !name.is_empty());
+            if let (Some(given), Some(tag_name)) = (&given, &tag_name)
+                && given != tag_name
+            {
+                return Err(CatalogError::Invalid {
+                    what: "run name",
+                    value: given.clone(),
+                    expected: format!(
+                        "the same name as the `{RUN_NAME_TAG}` tag (`{tag_name}`), or only one of the two"
+                    ),
+                });
+            }
+            let run_id = new_run_id();
+            let run_name = given
+                .or(tag_name.clone())
+                .unwrap_or_else(|| generated_run_name(&run_id));
+            if tag_name.is_none() {
+                tags.push((RUN_NAME_TAG.to_string(), run_name.clone()));
+            }
+            let mut tx = self.write_tx(&operation).await?;
+            sqlx::query(concat!(
+                "INSERT INTO runs (",
+                run_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ))
+            .bind(run_id.as_str())
+            .bind(&new.experiment_id)
+            .bind(&run_name)
+            .bind(RunStatus::Running.as_str())
+            .bind(new.start_time)
+            .bind(None::<i64>)
+            .bind(LifecycleStage::Active.as_str())
+            .bind(run_artifact_uri(&artifact_location, &run_id))
+            .bind(&new.user_id)
+            .bind(&new.host)
+            .bind(&new.versa_version)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(&operation))?;
+            self.write_tags(&mut tx, &run_id, &tags, &operation).await?;
+            tx.commit().await.map_err(db(&operation))?;
+            Ok(run_id)
+        }
+
+        pub(crate) async fn tracked_runs(
+            &self,
+            run_ids: &[RunId],
+        ) -> Result<BTreeMap<String, TrackedRun>> {
+            let operation = "read runs";
+            let mut found = BTreeMap::new();
+            if run_ids.is_empty() {
+                return Ok(found);
+            }
+            let in_list = |sql: &str| {
+                let mut query = QueryBuilder::<Db>::new(sql);
+                query.push(" WHERE run_id IN (");
+                let mut ids = query.separated(", ");
+                for run_id in run_ids {
+                    ids.push_bind(run_id.as_str().to_string());
+                }
+                query.push(")");
+                query
+            };
+            let rows = in_list(&format!("SELECT {RUN_COLUMNS} FROM runs"))
+                .build()
+                .fetch_all(self.pool())
+                .await
+                .map_err(db(operation))?;
+            for row in &rows {
+                let run = run_from_row(row)?;
+                found.insert(
+                    run.run_id.to_string(),
+                    TrackedRun {
+                        run,
+                        params: BTreeMap::new(),
+                        metrics: Vec::new(),
+                        tags: BTreeMap::new(),
+                        dataset_inputs: Vec::new(),
+                    },
+                );
+            }
+            for table in ["params", "run_tags"] {
+                let rows = in_list(&format!("SELECT run_id, key, value FROM {table}"))
+                    .build()
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(db(operation))?;
+                for row in &rows {
+                    let run_id: String = row.try_get(0).map_err(db(operation))?;
+                    let key: String = row.try_get(1).map_err(db(operation))?;
+                    let value: String = row.try_get(2).map_err(db(operation))?;
+                    if let Some(run) = found.get_mut(&run_id) {
+                        if table == "params" {
+                            run.params.insert(key, value);
+                        } else {
+                            run.tags.insert(key, value);
+                        }
+                    }
+                }
+            }
+            let mut query =
+                in_list("SELECT run_id, key, value, timestamp, step, is_nan FROM latest_metrics");
+            query.push(" ORDER BY run_id, key");
+            let rows = query
+                .build()
+                .fetch_all(self.pool())
+                .await
+                .map_err(db(operation))?;
+            for row in &rows {
+                let run_id: String = row.try_get(0).map_err(db(operation))?;
+                let value: f64 = row.try_get(2).map_err(db(operation))?;
+                let is_nan: bool = row.try_get(5).map_err(db(operation))?;
+                let point = MetricPoint {
+                    key: row.try_get(1).map_err(db(operation))?,
+                    value: decode_metric(value, is_nan),
+                    timestamp: row.try_get(3).map_err(db(operation))?,
+                    step: row.try_get(4).map_err(db(operation))?,
+                };
+                if let Some(run) = found.get_mut(&run_id) {
+                    run.metrics.push(point);
+                }
+            }
+            let mut inputs = self.dataset_inputs_of(run_ids).await?;
+            for (run_id, run) in found.iter_mut() {
+                run.dataset_inputs = inputs.remove(run_id).unwrap_or_default();
+            }
+            Ok(found)
+        }
+
+        /// Dataset inputs of these runs, by run id, in the order logged.
+        pub(crate) async fn dataset_inputs_of(
+            &self,
+            run_ids: &[RunId],
+        ) -> Result<BTreeMap<String, Vec<DatasetInput>>> {
+            let operation = "read run inputs";
+            let mut by_run: BTreeMap<String, Vec<DatasetInput>> = BTreeMap::new();
+            for chunk in run_ids.chunks(RUNS_PER_STATEMENT) {
+                let mut query = QueryBuilder::<Db>::new(
+                    "SELECT run_id, name, digest, source_type, source, dataset_schema, profile, \
+                     tags_json FROM run_dataset_inputs WHERE run_id IN (",
+                );
+                let mut ids = query.separated(", ");
+                for run_id in chunk {
+                    ids.push_bind(run_id.as_str().to_string());
+                }
+                query.push(") ORDER BY run_id, logged_at, name, digest");
+                let rows = query
+                    .build()
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(db(operation))?;
+                for row in &rows {
+                    let run_id: String = row.try_get(0).map_err(db(operation))?;
+                    let tags: String = row.try_get(7).map_err(db(operation))?;
+                    by_run.entry(run_id).or_default().push(DatasetInput {
+                        name: row.try_get(1).map_err(db(operation))?,
+                        digest: row.try_get(2).map_err(db(operation))?,
+                        source_type: row.try_get(3).map_err(db(operation))?,
+                        source: row.try_get(4).map_err(db(operation))?,
+                        schema: row.try_get(5).map_err(db(operation))?,
+                        profile: row.try_get(6).map_err(db(operation))?,
+                        tags: parse_input_tags(&tags)?,
+                    });
+                }
+            }
+            Ok(by_run)
+        }
+
+        /// Locks an existing, active run inside a write transaction.
+        async fn require_active_run(
+            &self,
+            tx: &mut Transaction<'static, Db>,
+            run_id: &RunId,
+            operation: &str,
+        ) -> Result<()> {
+            self.lock_run(tx, run_id, operation).await?;
+            let stage: Option<String> =
+                sqlx::query_scalar("SELECT lifecycle_stage FROM runs WHERE run_id = $1")
+                    .bind(run_id.as_str())
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(db(operation))?;
+            match stage.as_deref() {
+                None => Err(run_not_found(run_id)),
+                Some("active") => Ok(()),
+                Some(_) => Err(run_not_active(run_id)),
+            }
+        }
+
+        pub(crate) async fn update_run(&self, run_id: &RunId, update: &RunUpdate) -> Result<()> {
+            let operation = format!("update run {run_id}");
+            let mut tx = self.write_tx(&operation).await?;
+            self.lock_run(&mut tx, run_id, &operation).await?;
+            self.require_run(&mut *tx, run_id, &operation).await?;
+            if let Some(status) = update.status {
+                sqlx::query("UPDATE runs SET status = $1 WHERE run_id = $2")
+                    .bind(status.as_str())
+                    .bind(run_id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db(&operation))?;
+            }
+            if let Some(end_time) = update.end_time {
+                sqlx::query("UPDATE runs SET end_time = $1 WHERE run_id = $2")
+                    .bind(end_time)
+                    .bind(run_id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db(&operation))?;
+            }
+            if let Some(name) = update.run_name.as_ref().filter(|name| !name.is_empty()) {
+                self.write_tags(
+                    &mut tx,
+                    run_id,
+                    &[(RUN_NAME_TAG.to_string(), name.clone())],
+                    &operation,
+                )
+                .await?;
+            }
+            tx.commit().await.map_err(db(&operation))
+        }
+
+        pub(crate) async fn set_run_lifecycle(
+            &self,
+            run_id: &RunId,
+            stage: LifecycleStage,
+        ) -> Result<()> {
+            let operation = format!("mark run {run_id} {}", stage.as_str());
+            let updated = sqlx::query("UPDATE runs SET lifecycle_stage = $1 WHERE run_id = $2")
+                .bind(stage.as_str())
+                .bind(run_id.as_str())
+                .execute(self.pool())
+                .await
+                .map_err(db(&operation))?;
+            if updated.rows_affected() == 0 {
+                return Err(run_not_found(run_id));
+            }
+            Ok(())
+        }
+
+        pub(crate) async fn log_batch(&self, run_id: &RunId, batch: &RunBatch) -> Result<()> {
+            let operation = format!("log a batch to run {run_id}");
+            let mut tx = self.write_tx(&operation).await?;
+            self.require_active_run(&mut tx, run_id, &operation).await?;
+            self.write_params(&mut tx, run_id, &batch.params, &operation)
+                .await?;
+            self.write_metrics(&mut tx, run_id, &batch.metrics, &operation)
+                .await?;
+            // A later value of a repeated tag key wins, as if set one by one.
+            let mut tags: BTreeMap<&str, &str> = BTreeMap::new();
+            for (key, value) in &batch.tags {
+                tags.insert(key, value);
+            }
+            let tags: Vec<(String, String)> = tags
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            self.write_tags(&mut tx, run_id, &tags, &operation).await?;
+            tx.commit().await.map_err(db(&operation))
+        }
+
+        pub(crate) async fn delete_run_tag(&self, run_id: &RunId, key: &str) -> Result<()> {
+            let operation = format!("delete tag `{key}` of run {run_id}");
+            let mut tx = self.write_tx(&operation).await?;
+            self.require_active_run(&mut tx, run_id, &operation).await?;
+            let deleted = sqlx::query("DELETE FROM run_tags WHERE run_id = $1 AND key = $2")
+                .bind(run_id.as_str())
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(&operation))?;
+            if deleted.rows_affected() == 0 {
+                return Err(CatalogError::NotFound {
+                    what: "run tag",
+                    key: key.to_string(),
+                    hint: format!("run {run_id} has no tag with that name"),
+                });
+            }
+            tx.commit().await.map_err(db(&operation))
+        }
+
+        pub(crate) async fn log_dataset_inputs(
+            &self,
+            run_id: &RunId,
+            inputs: &[DatasetInput],
+        ) -> Result<()> {
+            let operation = format!("log inputs of run {run_id}");
+            let mut tx = self.write_tx(&operation).await?;
+            self.require_active_run(&mut tx, run_id, &operation).await?;
+            let logged_at = now_ms();
+            for input in inputs {
+                let tags = serde_json::to_string(&input.tags).map_err(|_| CatalogError::Invalid {
+                    what: "dataset input tags",
+                    value: format!("{:?}", input.tags),
+                    expected: "string keys and values".to_string(),
+                })?;
+                sqlx::query(
+                    "INSERT INTO run_dataset_inputs (run_id, name, digest, source_type, source, \
+                     dataset_schema, profile, tags_json, logged_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+                )
+                .bind(run_id.as_str())
+                .bind(&input.name)
+                .bind(&input.digest)
+                .bind(&input.source_type)
+                .bind(&input.source)
+                .bind(&input.schema)
+                .bind(&input.profile)
+                .bind(tags)
+                .bind(logged_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(&operation))?;
+            }
+            tx.commit().await.map_err(db(&operation))
         }
 
         pub(crate) async fn require_run<'c, E>(
