@@ -38,11 +38,12 @@ addr="$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline
 export MLFLOW_TRACKING_URI="http://$addr"
 export COMPAT_VERSA="$versa" COMPAT_WORKSPACE="$work/ws"
 # A missing or failing endpoint must fail its test at once, not after minutes
-# of the client's retries; and the suite talks to nothing but the server.
+# of the client's retries (and no test may hang CI: --timeout); the suite
+# talks to nothing but the server.
 export MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 MLFLOW_HTTP_REQUEST_TIMEOUT=60
 export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true PYTHONDONTWRITEBYTECODE=1
 status=0
-(cd "$here" && "$venv/bin/python" -m pytest -p no:cacheprovider -q -rfE --tb=short \
+(cd "$here" && "$venv/bin/python" -m pytest -p no:cacheprovider -q -rfE --tb=short --timeout=180 \
   --junitxml="$work/junit.xml" --basetemp="$work/pytest" .) || status=$?
 # Exit 1 is "some tests failed"; anything else (no tests collected, an
 # internal error) must not be totalled as a pass.

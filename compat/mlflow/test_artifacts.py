@@ -137,3 +137,15 @@ def test_traversal_in_upload_path_is_refused(tracking_uri, payload):
         f"{tracking_uri}/api/2.0/mlflow-artifacts/artifacts/{quoted}", data=b"x", timeout=30
     )
     assert 400 <= response.status_code < 500, (payload, response.status_code, response.text[:200])
+
+
+def test_delete_artifacts_through_the_proxy(client, run_id, tmp_path):
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    for name in ("keep.txt", "drop/one.txt", "drop/two.txt"):
+        write(str(tmp_path / "src" / name), name.encode())
+    client.log_artifacts(run_id, str(tmp_path / "src"))
+    repository = get_artifact_repository(client.get_run(run_id).info.artifact_uri)
+    repository.delete_artifacts("drop/one.txt")
+    assert [f.path for f in client.list_artifacts(run_id, "drop")] == ["drop/two.txt"]
+    assert {f.path for f in client.list_artifacts(run_id)} == {"keep.txt", "drop"}
