@@ -111,3 +111,20 @@ def test_run_uuid_is_accepted_for_run_id(tracking_uri, run_id):
     )
     assert response.status_code == 200, response.text[:300]
     assert response.json()["run"]["info"]["run_id"] == run_id
+
+
+def test_bad_page_token_is_invalid_parameter_value(client, experiment_id):
+    with pytest.raises(MlflowException) as raised:
+        client.search_runs([experiment_id], page_token="not-a-token")
+    assert error_code(raised.value) == "INVALID_PARAMETER_VALUE"
+
+
+def test_log_batch_over_the_metric_limit_is_invalid_parameter_value(tracking_uri, run_id):
+    # MLflow accepts at most 1000 metrics in one log-batch.
+    metrics = [{"key": "m", "value": 1.0, "timestamp": 1_700_000_000_000, "step": i} for i in range(1001)]
+    response = requests.post(
+        f"{tracking_uri}/api/2.0/mlflow/runs/log-batch", json={"run_id": run_id, "metrics": metrics}, timeout=30
+    )
+    assert response.status_code == 400, response.text[:300]
+    assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+

@@ -133,3 +133,15 @@ def test_search_across_experiments(client, population):
     found = client.search_runs([experiment_id, other], filter_string=f"tags.marker = '{marker}'")
     assert {r.info.experiment_id for r in found} == {experiment_id, other}
     client.delete_run(run.info.run_id)
+
+
+def test_runs_missing_the_order_by_metric_come_last_both_ways(client):
+    experiment_id = client.create_experiment(unique("search-nulls"))
+    for name, score in [("low", 1.0), ("none", None), ("high", 2.0)]:
+        run_id = client.create_run(experiment_id, run_name=name).info.run_id
+        if score is not None:
+            client.log_metric(run_id, "score", score)
+    ascending = client.search_runs([experiment_id], order_by=["metrics.score ASC"])
+    assert names(ascending) == ["low", "high", "none"]
+    descending = client.search_runs([experiment_id], order_by=["metrics.score DESC"])
+    assert names(descending) == ["high", "low", "none"]
