@@ -87,27 +87,32 @@ fn single_column_stats(table: &Table, index: usize) -> ColumnStats {
     let mut top = TopValues::default();
     match column.column_type {
         ColumnType::Integer => {
-            let mut values = present_values(array.as_primitive::<Int64Type>());
-            values.sort_unstable();
-            stats.distinct = count_runs(
-                &values,
-                |a, b| a == b,
-                |value, n| top.offer(n, || value.to_string()),
-            );
-            let as_floats: Vec<f64> = values.iter().map(|&v| v as f64).collect();
-            numeric_summary(&mut stats, &as_floats);
+            let keys = present_keys(array.as_primitive::<Int64Type>(), integer_key);
+            let runs = sorted_runs(keys);
+            for &(key, n) in &runs {
+                top.offer(n, || integer_from_key(key).to_string());
+            }
+            stats.distinct = runs.len() as u64;
+            numeric_summary(&mut stats, &runs, |key| integer_from_key(key) as f64);
         }
         ColumnType::Float => {
-            let mut values = present_values(array.as_primitive::<Float64Type>());
-            values.sort_unstable_by(f64::total_cmp);
+            let keys = present_keys(array.as_primitive::<Float64Type>(), float_key);
+            let runs = sorted_runs(keys);
             // `-0.0 + 0.0` is `0.0`, so both zeros (adjacent in this order) count as one value.
-            let key = |v: f64| (v + 0.0).to_bits();
-            stats.distinct = count_runs(
-                &values,
-                |a, b| key(*a) == key(*b),
-                |value, n| top.offer(n, || (value + 0.0).to_string()),
-            );
-            numeric_summary(&mut stats, &values);
+            let canonical = |key: u64| float_from_key(key) + 0.0;
+            let mut at = 0;
+            while at < runs.len() {
+                let (key, mut n) = runs[at];
+                at += 1;
+                while at < runs.len() && canonical(runs[at].0).to_bits() == canonical(key).to_bits()
+                {
+                    n += runs[at].1;
+                    at += 1;
+                }
+                stats.distinct += 1;
+                top.offer(n, || canonical(key).to_string());
+            }
+            numeric_summary(&mut stats, &runs, float_from_key);
         }
         ColumnType::Boolean => {
             let booleans = array.as_boolean();
@@ -123,12 +128,8 @@ fn single_column_stats(table: &Table, index: usize) -> ColumnStats {
         }
         ColumnType::Categorical => {
             let strings = array.as_string::<i32>();
-            let mut counts: HashMap<&str, u64, BuildHasherDefault<FastHasher>> = HashMap::default();
-            for text in strings.iter().flatten() {
-                *counts.entry(text).or_insert(0) += 1;
-            }
-            stats.distinct = counts.len() as u64;
-            let mut entries: Vec<(&str, u64)> = counts.into_iter().collect();
+            let mut entries = text_counts(strings);
+            stats.distinct = entries.len() as u64;
             let order = |a: &(&str, u64), b: &(&str, u64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0));
             if entries.len() > TOP_VALUES {
                 entries.select_nth_unstable_by(TOP_VALUES - 1, order);
@@ -147,37 +148,211 @@ fn single_column_stats(table: &Table, index: usize) -> ColumnStats {
     stats
 }
 
-/// The non-null values of a primitive column.
-fn present_values<T: arrow_array::ArrowPrimitiveType>(
+/// Each distinct text of a column with its count, in no particular order.
+///
+/// Most categorical columns have a handful of values, for which comparing
+/// with each one seen so far beats hashing; past [`FEW_TEXTS`] distinct
+/// values the counting moves to a hash table.
+fn text_counts(strings: &arrow_array::StringArray) -> Vec<(&str, u64)> {
+    let mut few: Vec<(&str, u64)> = Vec::new();
+    let mut texts = strings.iter().flatten();
+    for text in texts.by_ref() {
+        match few.iter().position(|(seen, _)| *seen == text) {
+            Some(at) => few[at].1 += 1,
+            None if few.len() < FEW_TEXTS => few.push((text, 1)),
+            None => {
+                let mut counts: HashMap<&str, u64, BuildHasherDefault<FastHasher>> =
+                    few.into_iter().collect();
+                counts.insert(text, 1);
+                for text in texts {
+                    *counts.entry(text).or_insert(0) += 1;
+                }
+                return counts.into_iter().collect();
+            }
+        }
+    }
+    few
+}
+
+/// Distinct texts counted by comparison before switching to hashing.
+const FEW_TEXTS: usize = 16;
+
+/// The order-preserving keys of a primitive column's non-null values.
+fn present_keys<T: arrow_array::ArrowPrimitiveType>(
     array: &arrow_array::PrimitiveArray<T>,
-) -> Vec<T::Native> {
-    if array.null_count() == 0 {
-        array.values().to_vec()
-    } else {
-        array.iter().flatten().collect()
+    key: impl Fn(T::Native) -> u64,
+) -> Vec<u64> {
+    match array.nulls() {
+        None => array.values().iter().map(|&v| key(v)).collect(),
+        Some(nulls) => nulls
+            .valid_indices()
+            .map(|row| key(array.values()[row]))
+            .collect(),
     }
 }
 
-/// Walks runs of equal values in sorted `values`, calling `each` with the
-/// run's first value and length; returns the number of runs.
-fn count_runs<T: Copy>(
-    values: &[T],
-    equal: impl Fn(&T, &T) -> bool,
-    mut each: impl FnMut(T, u64),
-) -> u64 {
-    let mut runs = 0;
-    let mut at = 0;
-    while at < values.len() {
-        let first = values[at];
-        let mut end = at + 1;
-        while end < values.len() && equal(&values[end], &first) {
-            end += 1;
+const SIGN: u64 = 1 << 63;
+
+/// A key whose unsigned order is the integers' order.
+fn integer_key(value: i64) -> u64 {
+    value as u64 ^ SIGN
+}
+
+fn integer_from_key(key: u64) -> i64 {
+    (key ^ SIGN) as i64
+}
+
+/// A key whose unsigned order is [`f64::total_cmp`]'s order.
+fn float_key(value: f64) -> u64 {
+    let bits = value.to_bits();
+    if bits & SIGN != 0 { !bits } else { bits | SIGN }
+}
+
+fn float_from_key(key: u64) -> f64 {
+    f64::from_bits(if key & SIGN != 0 { key & !SIGN } else { !key })
+}
+
+/// The distinct keys in ascending order with how often each occurs: the
+/// sorted column, run-length encoded. Columns with few distinct values (most
+/// real ones) are counted in a hash table and only the distinct keys sorted;
+/// the others are radix sorted whole (a comparison sort of a million values
+/// was most of the statistics time).
+fn sorted_runs(keys: Vec<u64>) -> Vec<(u64, u64)> {
+    if keys.is_sorted() {
+        return runs_of_sorted(&keys);
+    }
+    let sample = &keys[..keys.len().min(SAMPLE)];
+    let looks_repetitive = KeyCounts::count(sample, sample.len() / 2).is_some();
+    if looks_repetitive && let Some(counts) = KeyCounts::count(&keys, keys.len() / 8) {
+        let mut runs = counts.into_entries();
+        runs.sort_unstable_by_key(|&(key, _)| key);
+        return runs;
+    }
+    let mut keys = keys;
+    radix_sort(&mut keys);
+    runs_of_sorted(&keys)
+}
+
+/// Values looked at to guess whether a column repeats its values.
+const SAMPLE: usize = 4096;
+
+fn runs_of_sorted(keys: &[u64]) -> Vec<(u64, u64)> {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for &key in keys {
+        match runs.last_mut() {
+            Some((last, n)) if *last == key => *n += 1,
+            _ => runs.push((key, 1)),
         }
-        each(first, (end - at) as u64);
-        runs += 1;
-        at = end;
     }
     runs
+}
+
+/// Least-significant-digit radix sort on bytes, skipping the bytes that all
+/// keys share (small integers and same-magnitude floats have many).
+fn radix_sort(keys: &mut Vec<u64>) {
+    if keys.len() < 512 {
+        keys.sort_unstable();
+        return;
+    }
+    let mut counts = vec![[0usize; 256]; 8];
+    for &key in keys.iter() {
+        for (digit, count) in counts.iter_mut().enumerate() {
+            count[((key >> (8 * digit)) & 0xff) as usize] += 1;
+        }
+    }
+    let mut from = std::mem::take(keys);
+    let mut to = vec![0u64; from.len()];
+    for (digit, count) in counts.iter().enumerate() {
+        if count.contains(&from.len()) {
+            continue;
+        }
+        let mut starts = [0usize; 256];
+        let mut total = 0;
+        for (start, n) in starts.iter_mut().zip(count) {
+            *start = total;
+            total += n;
+        }
+        for &key in &from {
+            let bucket = ((key >> (8 * digit)) & 0xff) as usize;
+            to[starts[bucket]] = key;
+            starts[bucket] += 1;
+        }
+        std::mem::swap(&mut from, &mut to);
+    }
+    *keys = from;
+}
+
+/// An open-addressing count table for `u64` keys (a count of 0 marks an
+/// empty slot), given up on once it holds more than a limit of keys.
+struct KeyCounts {
+    keys: Vec<u64>,
+    counts: Vec<u64>,
+    shift: u32,
+    len: usize,
+}
+
+impl KeyCounts {
+    /// Counts `keys`, or `None` when more than `limit` are distinct.
+    fn count(keys: &[u64], limit: usize) -> Option<KeyCounts> {
+        let mut table = KeyCounts::with_bits(10);
+        for &key in keys {
+            if table.len * 2 >= table.keys.len() {
+                if table.len > limit {
+                    return None;
+                }
+                table = table.grown();
+            }
+            table.add(key, 1);
+        }
+        Some(table)
+    }
+
+    fn with_bits(bits: u32) -> KeyCounts {
+        KeyCounts {
+            keys: vec![0; 1 << bits],
+            counts: vec![0; 1 << bits],
+            shift: 64 - bits,
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, key: u64, n: u64) {
+        let mask = self.keys.len() - 1;
+        // Fibonacci hashing: the multiply spreads nearby keys over the table.
+        let mut slot = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize;
+        loop {
+            if self.counts[slot] == 0 {
+                self.keys[slot] = key;
+                self.counts[slot] = n;
+                self.len += 1;
+                return;
+            }
+            if self.keys[slot] == key {
+                self.counts[slot] += n;
+                return;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    fn grown(self) -> KeyCounts {
+        let mut bigger = KeyCounts::with_bits(65 - self.shift);
+        for (key, n) in self.keys.into_iter().zip(self.counts) {
+            if n > 0 {
+                bigger.add(key, n);
+            }
+        }
+        bigger
+    }
+
+    fn into_entries(self) -> Vec<(u64, u64)> {
+        self.keys
+            .into_iter()
+            .zip(self.counts)
+            .filter(|&(_, n)| n > 0)
+            .collect()
+    }
 }
 
 /// The most frequent values, offered in ascending value order so that among
@@ -198,25 +373,56 @@ impl TopValues {
     }
 }
 
-/// Mean, sample standard deviation, min, max and quartiles of sorted values.
-fn numeric_summary(stats: &mut ColumnStats, sorted: &[f64]) {
-    if sorted.is_empty() {
+/// Mean, sample standard deviation, min, max and quartiles of the sorted
+/// column given as runs. Sums add every value in sorted order, one by one,
+/// so they are the same as over the sorted column written out.
+fn numeric_summary(stats: &mut ColumnStats, runs: &[(u64, u64)], value: impl Fn(u64) -> f64) {
+    let (Some(&(first, _)), Some(&(last, _))) = (runs.first(), runs.last()) else {
         return;
+    };
+    let n_values: u64 = runs.iter().map(|&(_, n)| n).sum();
+    let n = n_values as f64;
+    let mut sum = 0.0;
+    for &(key, count) in runs {
+        let value = value(key);
+        for _ in 0..count {
+            sum += value;
+        }
     }
-    let n = sorted.len() as f64;
-    let mean = sorted.iter().sum::<f64>() / n;
+    let mean = sum / n;
     stats.mean = Some(mean);
-    stats.std = (sorted.len() > 1).then(|| {
-        let squares: f64 = sorted.iter().map(|v| (v - mean).powi(2)).sum();
+    stats.std = (n_values > 1).then(|| {
+        let mut squares = 0.0;
+        for &(key, count) in runs {
+            let square = (value(key) - mean).powi(2);
+            for _ in 0..count {
+                squares += square;
+            }
+        }
         (squares / (n - 1.0)).sqrt()
     });
-    stats.min = sorted.first().copied();
-    stats.max = sorted.last().copied();
-    stats.quantiles = Some([
-        quantile(sorted, 0.25),
-        quantile(sorted, 0.50),
-        quantile(sorted, 0.75),
-    ]);
+    stats.min = Some(value(first));
+    stats.max = Some(value(last));
+    let at = |index: u64| {
+        let mut seen = 0;
+        for &(key, count) in runs {
+            seen += count;
+            if index < seen {
+                return value(key);
+            }
+        }
+        value(last)
+    };
+    let quantile = |p: f64| {
+        // The same interpolation as [`quantile`] over the written-out column.
+        let position = (n_values - 1) as f64 * p;
+        let below = position.floor() as u64;
+        let above = (below + 1).min(n_values - 1);
+        let weight = position - below as f64;
+        let (low, high) = (at(below), at(above));
+        low + weight * (high - low)
+    };
+    stats.quantiles = Some([quantile(0.25), quantile(0.50), quantile(0.75)]);
 }
 
 /// A small, fast hash for counting strings (FxHash's mixing step). Keys come
@@ -426,7 +632,18 @@ mod tests {
                 .flatten()
                 .collect();
             values.sort_by(f64::total_cmp);
-            numeric_summary(&mut stats, &values);
+            if !values.is_empty() {
+                let n = values.len() as f64;
+                let mean = values.iter().sum::<f64>() / n;
+                stats.mean = Some(mean);
+                stats.std = (values.len() > 1).then(|| {
+                    let squares: f64 = values.iter().map(|v| (v - mean).powi(2)).sum();
+                    (squares / (n - 1.0)).sqrt()
+                });
+                stats.min = values.first().copied();
+                stats.max = values.last().copied();
+                stats.quantiles = Some([0.25, 0.5, 0.75].map(|p| quantile(&values, p)));
+            }
         }
         stats
     }
@@ -437,7 +654,7 @@ mod tests {
         use std::sync::Arc;
         use versa_core::ColumnSchema;
         let mut rng = versa_core::Rng::new(7);
-        for n_rows in [1, 2, 9, 40, 500] {
+        for n_rows in [1, 2, 9, 40, 500, 3000] {
             let mut pick = |n: usize| rng.below(n);
             let present = |p: &mut dyn FnMut(usize) -> usize| p(5) != 0;
             let mut ints = Vec::new();
@@ -480,6 +697,56 @@ mod tests {
                     "{n_rows} rows, column {index}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn sorted_runs_are_the_runs_of_the_sorted_keys_on_every_path() {
+        let mut rng = versa_core::Rng::new(11);
+        let random: Vec<u64> = (0..20_000).map(|_| rng.below(1 << 40) as u64).collect();
+        let repetitive: Vec<u64> = (0..20_000).map(|_| rng.below(300) as u64).collect();
+        // Repetitive at first, then all distinct: the sample guesses wrong.
+        let mut mixed = repetitive[..5000].to_vec();
+        mixed.extend(random[..15_000].iter().map(|key| key + 1000));
+        let sorted: Vec<u64> = (0..20_000).collect();
+        for keys in [
+            random,
+            repetitive,
+            mixed,
+            sorted,
+            Vec::new(),
+            vec![u64::MAX, 0],
+        ] {
+            let mut expected = keys.clone();
+            expected.sort_unstable();
+            assert_eq!(sorted_runs(keys), runs_of_sorted(&expected));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn radix_sorts_agree_with_comparison_sorts(
+            ints in proptest::collection::vec(proptest::num::i64::ANY, 0..2000),
+            float_bits in proptest::collection::vec(proptest::num::u64::ANY, 0..2000),
+            small in proptest::collection::vec(-300i64..300, 0..2000),
+        ) {
+            for values in [ints, small] {
+                let mut expected = values.clone();
+                expected.sort_unstable();
+                let mut keys: Vec<u64> = values.into_iter().map(integer_key).collect();
+                radix_sort(&mut keys);
+                let sorted: Vec<i64> = keys.into_iter().map(integer_from_key).collect();
+                proptest::prop_assert_eq!(sorted, expected);
+            }
+            // Any bit pattern, NaNs and both zeros included.
+            let floats: Vec<f64> = float_bits.into_iter().map(f64::from_bits).collect();
+            let mut expected = floats.clone();
+            expected.sort_by(f64::total_cmp);
+            let mut keys: Vec<u64> = floats.into_iter().map(float_key).collect();
+            radix_sort(&mut keys);
+            let floats: Vec<f64> = keys.into_iter().map(float_from_key).collect();
+            let bits = |values: &[f64]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(bits(&floats), bits(&expected));
         }
     }
 
