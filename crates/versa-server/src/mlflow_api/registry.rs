@@ -830,6 +830,24 @@ async fn search_model_versions(
     params: Params,
 ) -> MlflowResult<Response> {
     let clauses = parse_filter(params.opt_str("filter")?.unwrap_or(""))?;
+    // Unknown keys are refused even when there is nothing to compare them with.
+    for clause in &clauses {
+        let known = [
+            "name",
+            "run_id",
+            "source_path",
+            "source",
+            "version_number",
+            "version",
+            "current_stage",
+        ];
+        if !known.contains(&clause.key.as_str()) && clause.tag_key().is_none() {
+            return Err(unsupported_key(
+                clause,
+                "name, run_id, source_path, version_number, tags.<key>",
+            ));
+        }
+    }
     let max = max_results(&params, 10_000)?;
     let start = page_start(&params)?;
     let catalog = state.models().catalog();
