@@ -271,7 +271,7 @@ impl Catalog {
         dispatch!(self, ops => ops.rename_experiment(experiment_id, new_name).await)
     }
 
-    /// Soft-deletes or restores an experiment (its runs keep their own stage).
+    /// Soft-deletes or restores an experiment and, as MLflow does, all its runs.
     pub async fn set_experiment_lifecycle(
         &self,
         experiment_id: &str,
@@ -568,12 +568,14 @@ for_each_backend! {
             tx.commit().await.map_err(db(&operation))
         }
 
+        /// Marks the experiment and, as MLflow does, every run in it.
         pub(crate) async fn set_experiment_lifecycle(
             &self,
             experiment_id: &str,
             stage: LifecycleStage,
         ) -> Result<()> {
             let operation = format!("mark experiment {experiment_id} {}", stage.as_str());
+            let mut tx = self.write_tx(&operation).await?;
             let updated = sqlx::query(
                 "UPDATE experiments SET lifecycle_stage = $1, last_update_time = $2 \
                  WHERE experiment_id = $3",
@@ -581,13 +583,19 @@ for_each_backend! {
             .bind(stage.as_str())
             .bind(now_ms())
             .bind(experiment_id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await
             .map_err(db(&operation))?;
             if updated.rows_affected() == 0 {
                 return Err(experiment_not_found(experiment_id));
             }
-            Ok(())
+            sqlx::query("UPDATE runs SET lifecycle_stage = $1 WHERE experiment_id = $2")
+                .bind(stage.as_str())
+                .bind(experiment_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(&operation))?;
+            tx.commit().await.map_err(db(&operation))
         }
 
         /// Sets a tag (`Some` value) or deletes it (`None`).

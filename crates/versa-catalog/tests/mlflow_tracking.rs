@@ -222,10 +222,21 @@ async fn experiments_rename_delete_restore_and_tag(store: Store) {
         Err(CatalogError::NotFound { .. })
     ));
 
+    let run_id = start(&catalog, "1", "inside", 1).await;
     catalog
         .set_experiment_lifecycle("1", LifecycleStage::Deleted)
         .await
         .unwrap();
+    // Its runs go with it, and come back with it, as in MLflow.
+    assert_eq!(
+        catalog
+            .tracked_run(&run_id)
+            .await
+            .unwrap()
+            .run
+            .lifecycle_stage,
+        LifecycleStage::Deleted
+    );
     assert_eq!(
         catalog
             .experiment("1")
@@ -248,6 +259,15 @@ async fn experiments_rename_delete_restore_and_tag(store: Store) {
         .set_experiment_lifecycle("1", LifecycleStage::Active)
         .await
         .unwrap();
+    assert_eq!(
+        catalog
+            .tracked_run(&run_id)
+            .await
+            .unwrap()
+            .run
+            .lifecycle_stage,
+        LifecycleStage::Active
+    );
     catalog
         .start_tracked_run(new_run("1", Some("r"), 1))
         .await

@@ -727,3 +727,59 @@ async fn dataset_inputs_are_stored_and_returned() {
         "datasets[0].dataset",
     );
 }
+
+#[tokio::test]
+async fn run_outputs_list_the_logged_models_the_run_produced() {
+    let f = fixture().await;
+    let s = &f.state;
+    let run_id = create_run(s, "0", "r", 1).await;
+    let (status, body) = post(
+        s,
+        "logged-models",
+        json!({"experiment_id": "0", "name": "m", "source_run_id": run_id}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let model_id = body["model"]["info"]["model_id"]
+        .as_str()
+        .or_else(|| body["model"]["model_id"].as_str())
+        .expect("a model id")
+        .to_string();
+    let (status, body) = post(
+        s,
+        "runs/outputs",
+        json!({"run_id": run_id, "models": [{"model_id": model_id, "step": 0}]}),
+    )
+    .await;
+    assert_eq!((status, body), (StatusCode::OK, json!({})));
+    let (_, body) = get(s, &format!("runs/get?run_id={run_id}")).await;
+    assert_eq!(
+        body["run"]["outputs"],
+        json!({"model_outputs": [{"model_id": model_id, "step": 0}]})
+    );
+    assert_mlflow_error(
+        &post(
+            s,
+            "runs/outputs",
+            json!({"run_id": run_id, "models": [{"model_id": "m-nope"}]}),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "RESOURCE_DOES_NOT_EXIST",
+        "m-nope",
+    );
+}
+
+#[tokio::test]
+async fn unknown_mlflow_paths_answer_endpoint_not_found() {
+    let f = fixture().await;
+    assert_mlflow_error(
+        &post(&f.state, "runs/no-such-thing", json!({})).await,
+        StatusCode::NOT_FOUND,
+        "ENDPOINT_NOT_FOUND",
+        "runs/no-such-thing",
+    );
+    // Routes still answer: the fallback covers only what is not served.
+    let (status, _) = get(&f.state, "experiments/get?experiment_id=0").await;
+    assert_eq!(status, StatusCode::OK);
+}

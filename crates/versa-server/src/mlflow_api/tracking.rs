@@ -17,9 +17,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde_json::{Map, Value, json};
 use versa_catalog::{
     ArtifactRoot, DatasetInput, ExperimentDetail, ExperimentSearch, LifecycleStage, MetricPoint,
@@ -28,7 +28,7 @@ use versa_catalog::{
 };
 use versa_core::RunId;
 
-use super::{MlflowError, MlflowResult, Params, json, json_kind};
+use super::{ErrorCode, MlflowError, MlflowResult, Params, json, json_kind};
 use crate::ServerState;
 
 /// The MLflow server version versa answers `/version` with: the release
@@ -76,8 +76,19 @@ pub(super) fn routes() -> Router<Arc<ServerState>> {
         .route(&path("runs/delete-tag"), post(delete_tag))
         .route(&path("runs/log-batch"), post(log_batch))
         .route(&path("runs/log-inputs"), post(log_inputs))
+        .route(&path("runs/outputs"), post(log_outputs))
         .route(&path("runs/search"), get(search_runs).post(search_runs))
         .route(&path("metrics/get-history"), get(get_metric_history))
+        // MLflow's answer for a path it does not serve, which the client
+        // understands (it falls back between endpoints on this code).
+        .route(&path("{*rest}"), any(endpoint_not_found))
+}
+
+async fn endpoint_not_found(uri: Uri) -> MlflowError {
+    MlflowError::new(
+        ErrorCode::EndpointNotFound,
+        format!("no MLflow endpoint at `{}`", uri.path()),
+    )
 }
 
 async fn health() -> Response {
@@ -547,8 +558,20 @@ async fn update_run(State(state): AppState, params: Params) -> MlflowResult<Resp
 
 async fn get_run(State(state): AppState, params: Params) -> MlflowResult<Response> {
     let run_id = run_id_of(&params)?;
-    let run = state.models().catalog().tracked_run(&run_id).await?;
-    Ok(json(json!({"run": run_json(&run)})))
+    let catalog = state.models().catalog();
+    let run = catalog.tracked_run(&run_id).await?;
+    let mut body = run_json(&run);
+    // A run's outputs are the logged models it produced (their source run).
+    let models = catalog
+        .logged_models(std::slice::from_ref(&run.run.experiment_id))
+        .await?;
+    let outputs: Vec<Value> = models
+        .iter()
+        .filter(|model| model.source_run_id.as_deref() == Some(run_id.as_str()))
+        .map(|model| json!({"model_id": model.model_id, "step": 0}))
+        .collect();
+    body["outputs"] = json!({"model_outputs": outputs});
+    Ok(json(json!({"run": body})))
 }
 
 async fn delete_run(State(state): AppState, params: Params) -> MlflowResult<Response> {
@@ -682,6 +705,31 @@ async fn log_inputs(State(state): AppState, params: Params) -> MlflowResult<Resp
         .catalog()
         .log_dataset_inputs(&run_id, &inputs)
         .await?;
+    Ok(empty())
+}
+
+/// `LogOutputs`: the run must be active and each model must exist. The
+/// association itself is the logged model's `source_run_id` (set when the
+/// client creates it for this run), which `runs/get` reads back; a model
+/// from another run is accepted but not listed.
+async fn log_outputs(State(state): AppState, params: Params) -> MlflowResult<Response> {
+    let run_id = run_id_of(&params)?;
+    let catalog = state.models().catalog();
+    let run = catalog.tracked_run(&run_id).await?;
+    if run.run.lifecycle_stage != LifecycleStage::Active {
+        return Err(MlflowError::invalid(format!(
+            "The run {run_id} must be in the 'active' state. Current state is deleted."
+        )));
+    }
+    for (index, object) in objects(&params, "models")?.into_iter().enumerate() {
+        let path = format!("models[{index}]");
+        let model_id = nested_str(object, "model_id", &path)?.ok_or_else(|| {
+            MlflowError::invalid(format!(
+                "Missing value for required parameter '{path}.model_id'."
+            ))
+        })?;
+        catalog.logged_model(model_id).await?;
+    }
     Ok(empty())
 }
 

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Context, Result, bail};
+use versa_catalog::LifecycleStage;
 use versa_core::{ModelName, RunId};
 
 use crate::Global;
@@ -54,15 +55,34 @@ pub(crate) async fn run(global: &Global, command: Command) -> Result<()> {
             if global.json {
                 return super::print_json(&serde_json::json!({ "runs": runs }));
             }
-            let mut table = render::table(&["run", "name", "status", "started", "duration"]);
+            // Runs logged through the MLflow API live in their own experiments
+            // (and may be soft-deleted there); name both so they can be told apart.
+            let experiments: BTreeMap<String, String> = catalog
+                .list_experiments()
+                .await
+                .context("cannot list experiments")?
+                .into_iter()
+                .map(|e| (e.experiment_id, e.name))
+                .collect();
+            let mut table =
+                render::table(&["run", "name", "experiment", "status", "started", "duration"]);
             for r in &runs {
                 let duration = r.end_time.map_or("—".to_string(), |end| {
                     render::duration((end - r.start_time) as f64)
                 });
+                let status = match r.lifecycle_stage {
+                    LifecycleStage::Active => r.status.as_str().to_string(),
+                    LifecycleStage::Deleted => format!("{} (deleted)", r.status.as_str()),
+                };
                 table.add_row(vec![
                     r.run_id.to_string().into(),
                     r.run_name.clone().into(),
-                    r.status.as_str().into(),
+                    experiments
+                        .get(&r.experiment_id)
+                        .cloned()
+                        .unwrap_or_else(|| r.experiment_id.clone())
+                        .into(),
+                    status.into(),
                     render::timestamp(r.start_time).into(),
                     num(duration),
                 ]);
