@@ -114,7 +114,7 @@ async fn experiments_create_read_rename_tag_delete_restore_and_search() {
         &post(s, "experiments/create", json!({"name": "churn"})).await,
         StatusCode::BAD_REQUEST,
         "RESOURCE_ALREADY_EXISTS",
-        "churn",
+        "Experiment(name=churn) already exists",
     );
     assert_mlflow_error(
         &post(s, "experiments/create", json!({})).await,

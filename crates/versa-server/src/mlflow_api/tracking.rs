@@ -22,9 +22,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde_json::{Map, Value, json};
 use versa_catalog::{
-    ArtifactRoot, DatasetInput, ExperimentDetail, ExperimentSearch, LifecycleStage, MetricPoint,
-    NewTrackedRun, Run, RunBatch, RunSearch, RunStatus, RunUpdate, SEARCH_MAX_RESULTS_DEFAULT,
-    TrackedRun, ViewType,
+    ArtifactRoot, CatalogError, DatasetInput, ExperimentDetail, ExperimentSearch, LifecycleStage,
+    MetricPoint, NewTrackedRun, Run, RunBatch, RunSearch, RunStatus, RunUpdate,
+    SEARCH_MAX_RESULTS_DEFAULT, TrackedRun, ViewType,
 };
 use versa_core::RunId;
 
@@ -424,7 +424,14 @@ async fn create_experiment(State(state): AppState, params: Params) -> MlflowResu
         .models()
         .catalog()
         .create_experiment(name, artifact_root, &tags)
-        .await?;
+        .await
+        .map_err(|error| match error {
+            // MLflow's own wording first, which scripts match on; then versa's hint.
+            CatalogError::AlreadyExists { .. } => MlflowError::already_exists(format!(
+                "Experiment(name={name}) already exists. {error}"
+            )),
+            other => other.into(),
+        })?;
     Ok(json(json!({"experiment_id": experiment.experiment_id})))
 }
 
@@ -442,7 +449,7 @@ async fn get_experiment_by_name(State(state): AppState, params: Params) -> Mlflo
         .experiment_by_name(name)
         .await
         .map_err(|error| match error {
-            versa_catalog::CatalogError::NotFound { .. } => {
+            CatalogError::NotFound { .. } => {
                 MlflowError::not_found(format!("Could not find experiment with name '{name}'"))
             }
             other => other.into(),
