@@ -525,14 +525,27 @@ async fn logged_model_to_registered_version_to_alias_and_back() {
         json!({"name": "sk", "alias": "champion"}),
     )
     .await;
-    let (status, _) = call(
+    // MLflow's stores answer a deleted (unknown) alias of a known model with
+    // INVALID_PARAMETER_VALUE, and an unknown model with RESOURCE_DOES_NOT_EXIST.
+    let (status, body) = call(
         &f.state,
         "GET",
         "registered-models/alias?name=sk&alias=champion",
         Value::Null,
     )
     .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error_code"], "INVALID_PARAMETER_VALUE");
+    assert_eq!(body["message"], "Registered model alias champion not found.");
+    let (status, body) = call(
+        &f.state,
+        "GET",
+        "registered-models/alias?name=no-such-model&alias=champion",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error_code"], "RESOURCE_DOES_NOT_EXIST");
     ok(
         &f.state,
         "DELETE",

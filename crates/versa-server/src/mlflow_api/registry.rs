@@ -704,9 +704,18 @@ async fn get_version_by_alias(
     let name = model_name(params.str("name")?)?;
     let alias = alias_name(params.str("alias")?)?;
     let catalog = state.models().catalog();
+    // As MLflow's stores do: an unknown model is RESOURCE_DOES_NOT_EXIST,
+    // an unknown alias of a known model INVALID_PARAMETER_VALUE.
+    catalog.registered_model(&name).await?;
     let version = catalog
-        .resolve(&name, &versa_core::VersionSelector::Alias(alias))
-        .await?;
+        .resolve(&name, &versa_core::VersionSelector::Alias(alias.clone()))
+        .await
+        .map_err(|error| match error {
+            versa_catalog::CatalogError::NotFound { .. } => MlflowError::invalid(format!(
+                "Registered model alias {alias} not found."
+            )),
+            other => MlflowError::from(other),
+        })?;
     let entry = catalog.registry_version(&name, version.version).await?;
     Ok(json(json!({"model_version": version_json(&entry)})))
 }
