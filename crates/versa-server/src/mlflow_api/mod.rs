@@ -345,7 +345,11 @@ mod tests {
     #[test]
     fn bad_percent_encoding_is_rejected() {
         let error = Params::from_query("path=%zz").unwrap_err();
-        assert!(error.message.contains("two hex digits"), "{}", error.message);
+        assert!(
+            error.message.contains("two hex digits"),
+            "{}",
+            error.message
+        );
     }
 
     #[test]

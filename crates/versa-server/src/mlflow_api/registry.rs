@@ -711,9 +711,9 @@ async fn get_version_by_alias(
         .resolve(&name, &versa_core::VersionSelector::Alias(alias.clone()))
         .await
         .map_err(|error| match error {
-            versa_catalog::CatalogError::NotFound { .. } => MlflowError::invalid(format!(
-                "Registered model alias {alias} not found."
-            )),
+            versa_catalog::CatalogError::NotFound { .. } => {
+                MlflowError::invalid(format!("Registered model alias {alias} not found."))
+            }
             other => MlflowError::from(other),
         })?;
     let entry = catalog.registry_version(&name, version.version).await?;
