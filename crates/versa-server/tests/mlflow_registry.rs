@@ -12,8 +12,8 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use versa_core::{Alias, ModelName, VersionSelector};
-use versa_pipeline::scenario::{ScenarioConfig, run_scenario};
 use versa_pipeline::bundle::ModelBundle;
+use versa_pipeline::scenario::{ScenarioConfig, run_scenario};
 use versa_pipeline::{NoopObserver, Workspace};
 use versa_server::{ServerState, app};
 
@@ -536,7 +536,10 @@ async fn logged_model_to_registered_version_to_alias_and_back() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error_code"], "INVALID_PARAMETER_VALUE");
-    assert_eq!(body["message"], "Registered model alias champion not found.");
+    assert_eq!(
+        body["message"],
+        "Registered model alias champion not found."
+    );
     let (status, body) = call(
         &f.state,
         "GET",
