@@ -1,14 +1,13 @@
 //! Decoding CSV bytes into a typed [`Table`].
 //!
-//! The work is split in two passes over the same text, both with this
-//! module's own small RFC 4180 reader (the rules of the `csv-core` state
-//! machine with its default settings):
-//! 1. a structural pass that checks quotes and that every record has the
-//!    same number of fields, remembers where each record starts and on which
-//!    1-based line (so errors can point at a line), and infers each column's
-//!    type with versa's rules below, cell by cell, without allocating;
-//! 2. a typed pass that parses every cell straight into its column's arrow
-//!    array, over ranges of records on parallel threads.
+//! The records are read once, with this module's own small RFC 4180 reader
+//! (the rules of the `csv-core` state machine with its default settings):
+//! the first record is read alone (width, header, delimiter detection), and
+//! the data records are cut into chunks of about a megabyte that are parsed
+//! on parallel threads straight into typed column buffers, inferring each
+//! column's type as they go (see [`chunk`] for how chunk boundaries inside
+//! quoted fields and chunks that disagree on a type are handled). Line
+//! numbers are counted per chunk, so every error names its 1-based line.
 //!
 //! Decoding rules:
 //! - a UTF-8 byte-order mark is skipped; lines end in `\n`, `\r\n` or `\r`;
@@ -35,14 +34,16 @@
 //! sits beside it and returns the same [`Table`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
-use arrow_array::{Array, ArrayRef, StringArray};
+use arrow_array::Array;
 use versa_core::{ColumnSchema, ColumnType};
 
 use crate::error::TabularError;
 use crate::table::{DecodedTable, Table, TypeReason};
+
+mod chunk;
+
+use chunk::{Cursor, Layout, parse_records_in_chunks};
 
 /// How to read a CSV; the default detects everything.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -70,26 +71,45 @@ pub fn read_csv(bytes: &[u8], options: &CsvOptions) -> Result<Table, TabularErro
 
 /// [`read_csv`], also saying why each column got its type.
 pub fn decode_csv(bytes: &[u8], options: &CsvOptions) -> Result<DecodedTable, TabularError> {
+    decode_in_chunks(bytes, options, chunk::CHUNK_BYTES)
+}
+
+/// [`decode_csv`] with records cut into chunks of about `chunk_bytes`; the
+/// result does not depend on the size.
+fn decode_in_chunks(
+    bytes: &[u8],
+    options: &CsvOptions,
+    chunk_bytes: usize,
+) -> Result<DecodedTable, TabularError> {
     let (bytes, bom_len) = match bytes.strip_prefix(UTF8_BOM) {
         Some(rest) => (rest, UTF8_BOM.len()),
         None => (bytes, 0),
     };
-    let text = std::str::from_utf8(bytes).map_err(|error| {
-        let offset = error.valid_up_to();
-        TabularError::InvalidUtf8 {
-            line: 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count(),
-            byte_offset: bom_len + offset,
-        }
-    })?;
+    // Invalid UTF-8 is reported before anything else, wherever it is.
+    let invalid_utf8 = |offset: usize| TabularError::InvalidUtf8 {
+        line: 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count(),
+        byte_offset: bom_len + offset,
+    };
+    let check_utf8 = |end: usize| {
+        std::str::from_utf8(&bytes[..end])
+            .map(|_| ())
+            .map_err(|error| invalid_utf8(error.valid_up_to()))
+    };
 
     let delimiter = match options.delimiter {
         Some(delimiter) => delimiter,
-        None => detect_delimiter(text),
+        None => detect_delimiter(bytes),
     };
     // The first record decides the width and whether there is a header; the
     // header's names are checked only after the whole structure, so that a
     // broken file is reported as broken first.
-    let first = scan_records(text, delimiter, 1, 1)?;
+    let first = match scan_records(bytes, delimiter, 1, 1) {
+        Ok(first) => first,
+        Err(error) => {
+            check_utf8(bytes.len())?;
+            return Err(error);
+        }
+    };
     let (Some(first_shape), Some(first_fields)) = (first.records.first(), first.decoded.first())
     else {
         return Err(TabularError::EmptyInput);
@@ -108,8 +128,24 @@ pub fn decode_csv(bytes: &[u8], options: &CsvOptions) -> Result<DecodedTable, Ta
         .map(|name| options.type_overrides.get(name).copied())
         .collect();
 
-    let structure = scan_structure(text, delimiter, n_columns, has_header, &declared)?;
-    if let Some(ragged) = structure.first_ragged {
+    let mut cursor = Cursor::new(bytes, delimiter);
+    if has_header && cursor.start_record(bytes.len()) {
+        while cursor.field()?.1 {}
+    }
+    check_utf8(cursor.at)?;
+    let layout = Layout {
+        bytes,
+        delimiter,
+        data_start: cursor.at,
+        data_line: cursor.line,
+        declared: &declared,
+        chunk_bytes,
+    };
+    let records = parse_records_in_chunks(&layout).map_err(|error| match error {
+        TabularError::InvalidUtf8 { byte_offset, .. } => invalid_utf8(byte_offset),
+        other => other,
+    })?;
+    if let Some(ragged) = records.first_ragged {
         return Err(TabularError::RaggedRow {
             line: ragged.line,
             expected: n_columns,
@@ -121,8 +157,7 @@ pub fn decode_csv(bytes: &[u8], options: &CsvOptions) -> Result<DecodedTable, Ta
     } else {
         candidate_names
     };
-    let data_lines: Vec<usize> = structure.records.iter().map(|r| r.line).collect();
-    if data_lines.is_empty() {
+    if records.n_rows() == 0 {
         return Err(TabularError::NoDataRows { n_columns });
     }
     if let Some(unknown) = options
@@ -136,23 +171,27 @@ pub fn decode_csv(bytes: &[u8], options: &CsvOptions) -> Result<DecodedTable, Ta
         });
     }
 
-    let (types, type_reasons): (Vec<ColumnType>, Vec<TypeReason>) = structure
+    let (types, type_reasons): (Vec<ColumnType>, Vec<TypeReason>) = records
         .inference
-        .into_iter()
+        .iter()
         .zip(&declared)
         .map(|(inference, declared)| match declared {
             Some(column_type) => (*column_type, TypeReason::Declared),
-            None => inference.conclude(&data_lines),
+            None => inference.clone().conclude(&records.lines),
         })
         .unzip();
-    let columns = build_columns(
-        text,
-        delimiter,
-        &structure.records,
-        &types,
-        &names,
-        &data_lines,
-    )?;
+    // The first invalid value in column order, then row order, as a
+    // column-by-column decoder would report it.
+    if let Some((column, row, value)) = records.first_invalid() {
+        return Err(TabularError::InvalidValue {
+            line: records.lines[row],
+            column: names[column].clone(),
+            value,
+            expected: types[column],
+        });
+    }
+    let lines = records.lines.clone();
+    let columns = records.into_columns(&layout, &types)?;
     let schema = names
         .into_iter()
         .zip(&types)
@@ -164,210 +203,16 @@ pub fn decode_csv(bytes: &[u8], options: &CsvOptions) -> Result<DecodedTable, Ta
         })
         .collect();
     Ok(DecodedTable {
-        table: Table::from_columns(schema, columns)?.with_source_lines(data_lines),
+        table: Table::from_columns(schema, columns)?.with_source_lines(lines),
         type_reasons,
     })
-}
-
-/// Where a data record starts in the text, and on which line.
-#[derive(Debug, Clone, Copy)]
-struct RecordAt {
-    offset: usize,
-    line: usize,
-}
-
-/// What the first pass over the whole text learned.
-struct Structure {
-    /// Every data record (header excluded), in order.
-    records: Vec<RecordAt>,
-    /// The first record whose width differs from the first record's.
-    first_ragged: Option<RecordShape>,
-    /// Type inference per column (unused for declared columns).
-    inference: Vec<Inference>,
-}
-
-/// Pass 1: walks every record, checking structure (quotes, widths),
-/// remembering where each data record starts and inferring column types.
-///
-/// Large inputs are scanned in two halves at once, the second starting after
-/// a line break near the middle. That guess is right unless the line break
-/// sits inside a quoted field; the first half's scan, which starts at the
-/// true beginning, shows which: its last record must end exactly where the
-/// second half began. If it does not, the rest is scanned again in order.
-fn scan_structure(
-    text: &str,
-    delimiter: u8,
-    n_columns: usize,
-    has_header: bool,
-    declared: &[Option<ColumnType>],
-) -> Result<Structure, TabularError> {
-    let fresh = || -> Vec<Inference> {
-        declared
-            .iter()
-            .map(|declared| Inference {
-                declared: declared.is_some(),
-                ..Inference::default()
-            })
-            .collect()
-    };
-    let split = (text.len() >= PARALLEL_BYTES
-        && std::thread::available_parallelism().map_or(1, |n| n.get()) > 1)
-        .then(|| {
-            let middle = text.len() / 2;
-            text.as_bytes()[middle..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map(|at| middle + at + 1)
-        })
-        .flatten()
-        .filter(|&split| split < text.len());
-    let Some(split) = split else {
-        let mut part = ScanPart::new(fresh());
-        part.scan(
-            &mut Cursor::new(text, delimiter),
-            text.len(),
-            n_columns,
-            has_header,
-        )?;
-        return Ok(part.into_structure());
-    };
-    let (first, second) = std::thread::scope(|scope| {
-        let second = scope.spawn(|| {
-            let mut part = ScanPart::new(fresh());
-            let mut cursor = Cursor::new(text, delimiter);
-            cursor.at = split;
-            let result = part.scan(&mut cursor, text.len(), n_columns, false);
-            (part, result)
-        });
-        let mut part = ScanPart::new(fresh());
-        let mut cursor = Cursor::new(text, delimiter);
-        let result = part
-            .scan(&mut cursor, split, n_columns, has_header)
-            .map(|()| cursor);
-        (
-            (part, result),
-            second.join().map_err(|_| {
-                TabularError::Decode("a scanning thread stopped unexpectedly".to_string())
-            }),
-        )
-    });
-    let (mut part, cursor) = (first.0, first.1?);
-    if cursor.at != split {
-        // The guess fell inside a quoted field: finish in order from here.
-        let mut cursor = cursor;
-        part.scan(&mut cursor, text.len(), n_columns, false)?;
-        return Ok(part.into_structure());
-    }
-    let (later, result) = second?;
-    let line_offset = cursor.line - 1;
-    if let Err(error) = result {
-        return Err(match error {
-            TabularError::UnclosedQuote { line } => TabularError::UnclosedQuote {
-                line: line + line_offset,
-            },
-            other => other,
-        });
-    }
-    part.append(later, line_offset);
-    Ok(part.into_structure())
-}
-
-/// Inputs at least this large are scanned in two halves at once.
-const PARALLEL_BYTES: usize = 4 << 20;
-
-/// The pass-1 results for one stretch of records.
-struct ScanPart {
-    records: Vec<RecordAt>,
-    first_ragged: Option<RecordShape>,
-    inference: Vec<Inference>,
-}
-
-impl ScanPart {
-    fn new(inference: Vec<Inference>) -> ScanPart {
-        ScanPart {
-            records: Vec::new(),
-            first_ragged: None,
-            inference,
-        }
-    }
-
-    /// Reads records from the cursor until one ends at or beyond `end`.
-    fn scan(
-        &mut self,
-        cursor: &mut Cursor<'_>,
-        end: usize,
-        n_columns: usize,
-        has_header: bool,
-    ) -> Result<(), TabularError> {
-        let mut is_header = has_header;
-        self.records.reserve((end.saturating_sub(cursor.at)) / 64);
-        while cursor.at < end && cursor.start_record() {
-            let record = RecordAt {
-                offset: cursor.at,
-                line: cursor.line,
-            };
-            let data_row = self.records.len();
-            let mut n_fields = 0;
-            loop {
-                let (field, more) = cursor.field()?;
-                if !is_header && let Some(column) = self.inference.get_mut(n_fields) {
-                    column.observe(cursor.text(&field)?, data_row);
-                }
-                n_fields += 1;
-                if !more {
-                    break;
-                }
-            }
-            if n_fields != n_columns && self.first_ragged.is_none() {
-                self.first_ragged = Some(RecordShape {
-                    line: record.line,
-                    n_fields,
-                });
-            }
-            if is_header {
-                is_header = false;
-            } else {
-                self.records.push(record);
-            }
-        }
-        Ok(())
-    }
-
-    /// Appends the part that follows this one in the text.
-    fn append(&mut self, later: ScanPart, line_offset: usize) {
-        let row_offset = self.records.len();
-        self.records
-            .extend(later.records.into_iter().map(|record| RecordAt {
-                offset: record.offset,
-                line: record.line + line_offset,
-            }));
-        if self.first_ragged.is_none() {
-            self.first_ragged = later.first_ragged.map(|shape| RecordShape {
-                line: shape.line + line_offset,
-                n_fields: shape.n_fields,
-            });
-        }
-        for (column, later) in self.inference.iter_mut().zip(later.inference) {
-            column.append(later, row_offset);
-        }
-    }
-
-    fn into_structure(self) -> Structure {
-        Structure {
-            records: self.records,
-            first_ragged: self.first_ragged,
-            inference: self.inference,
-        }
-    }
 }
 
 /// The inference rules of the module docs, kept as the first value (data
 /// row and trimmed text) that rules out each type, so that the inference of
 /// consecutive stretches of rows can be combined.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Inference {
-    /// Declared by an override: nothing to learn.
-    declared: bool,
     any: bool,
     not_integer: Option<(usize, String)>,
     /// The first value that is neither an integer nor a decimal number.
@@ -376,30 +221,6 @@ struct Inference {
 }
 
 impl Inference {
-    #[inline]
-    fn observe(&mut self, cell: &str, row: usize) {
-        if self.declared
-            || (self.not_integer.is_some()
-                && self.not_float.is_some()
-                && self.not_boolean.is_some())
-        {
-            return;
-        }
-        let Some(text) = present(cell) else {
-            return;
-        };
-        self.any = true;
-        if self.not_integer.is_none() && parse_integer(text).is_none() {
-            self.not_integer = Some((row, text.to_string()));
-        }
-        if self.not_float.is_none() && self.not_integer.is_some() && parse_float(text).is_none() {
-            self.not_float = Some((row, text.to_string()));
-        }
-        if self.not_boolean.is_none() && parse_boolean(text).is_none() {
-            self.not_boolean = Some((row, text.to_string()));
-        }
-    }
-
     fn append(&mut self, later: Inference, row_offset: usize) {
         let shift =
             |found: Option<(usize, String)>| found.map(|(row, text)| (row + row_offset, text));
@@ -443,348 +264,6 @@ impl Inference {
                     TypeReason::Text { example, location },
                 )
             }
-        }
-    }
-}
-
-/// Below this many records, pass 2 runs on the calling thread.
-const PARALLEL_RECORDS: usize = 16 * 1024;
-
-/// Pass 2: parses every data record into typed columns, record ranges on
-/// parallel threads, each a contiguous slice so the parts concatenate in order.
-fn build_columns(
-    text: &str,
-    delimiter: u8,
-    records: &[RecordAt],
-    types: &[ColumnType],
-    names: &[String],
-    lines: &[usize],
-) -> Result<Vec<ArrayRef>, TabularError> {
-    let n_threads = if records.len() < PARALLEL_RECORDS {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    };
-    let chunk = records.len().div_ceil(n_threads).max(1);
-    let parts: Vec<Result<ChunkColumns, TabularError>> = if n_threads == 1 {
-        vec![parse_chunk(text, delimiter, records, 0, types)]
-    } else {
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = records
-                .chunks(chunk)
-                .enumerate()
-                .map(|(index, slice)| {
-                    scope.spawn(move || parse_chunk(text, delimiter, slice, index * chunk, types))
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|worker| {
-                    worker.join().unwrap_or_else(|_| {
-                        Err(TabularError::Decode(
-                            "a decoding thread stopped unexpectedly".to_string(),
-                        ))
-                    })
-                })
-                .collect()
-        })
-    };
-    let parts: Vec<ChunkColumns> = parts.into_iter().collect::<Result<_, _>>()?;
-
-    // The first invalid value in column order, then row order, as a
-    // column-by-column decoder would report it.
-    for (column, name) in names.iter().enumerate() {
-        let first = parts
-            .iter()
-            .filter_map(|part| part.first_invalid[column].as_ref())
-            .min_by_key(|(row, _)| *row);
-        if let Some((row, value)) = first {
-            return Err(TabularError::InvalidValue {
-                line: lines[*row],
-                column: name.clone(),
-                value: value.clone(),
-                expected: types[column],
-            });
-        }
-    }
-
-    let n_rows = records.len();
-    let mut columns = Vec::with_capacity(types.len());
-    let mut per_column: Vec<Vec<ColumnPart>> = (0..types.len()).map(|_| Vec::new()).collect();
-    for part in parts {
-        for (column, values) in part.columns.into_iter().enumerate() {
-            per_column[column].push(values);
-        }
-    }
-    for pieces in per_column {
-        columns.push(concatenate(pieces, n_rows)?);
-    }
-    Ok(columns)
-}
-
-/// One column of one chunk of records.
-enum ColumnPart {
-    Integer(Vec<i64>, Vec<bool>),
-    Float(Vec<f64>, Vec<bool>),
-    Boolean(Vec<bool>, Vec<bool>),
-    Text(StringBuilder),
-}
-
-struct ChunkColumns {
-    columns: Vec<ColumnPart>,
-    /// Per column, the first (row, raw text) that does not parse as its type.
-    first_invalid: Vec<Option<(usize, String)>>,
-}
-
-fn parse_chunk(
-    text: &str,
-    delimiter: u8,
-    records: &[RecordAt],
-    first_row: usize,
-    types: &[ColumnType],
-) -> Result<ChunkColumns, TabularError> {
-    let n = records.len();
-    let mut columns: Vec<ColumnPart> = types
-        .iter()
-        .map(|column_type| match column_type {
-            ColumnType::Integer => {
-                ColumnPart::Integer(Vec::with_capacity(n), Vec::with_capacity(n))
-            }
-            ColumnType::Float => ColumnPart::Float(Vec::with_capacity(n), Vec::with_capacity(n)),
-            ColumnType::Boolean => {
-                ColumnPart::Boolean(Vec::with_capacity(n), Vec::with_capacity(n))
-            }
-            ColumnType::Categorical => ColumnPart::Text(StringBuilder::with_capacity(n, n * 8)),
-        })
-        .collect();
-    let mut first_invalid: Vec<Option<(usize, String)>> = vec![None; types.len()];
-    let mut cursor = Cursor::new(text, delimiter);
-    for (index, record) in records.iter().enumerate() {
-        cursor.at = record.offset;
-        cursor.line = record.line;
-        for (column, part) in columns.iter_mut().enumerate() {
-            let (field, _) = cursor.field()?;
-            let cell = cursor.text(&field)?;
-            let value = present(cell);
-            let mut invalid = false;
-            match part {
-                ColumnPart::Integer(values, valid) => {
-                    let parsed = value.map(parse_integer);
-                    invalid = matches!(parsed, Some(None));
-                    values.push(parsed.flatten().unwrap_or_default());
-                    valid.push(matches!(parsed, Some(Some(_))));
-                }
-                ColumnPart::Float(values, valid) => {
-                    let parsed = value.map(parse_float);
-                    invalid = matches!(parsed, Some(None));
-                    values.push(parsed.flatten().unwrap_or_default());
-                    valid.push(matches!(parsed, Some(Some(_))));
-                }
-                ColumnPart::Boolean(values, valid) => {
-                    let parsed = value.map(parse_boolean);
-                    invalid = matches!(parsed, Some(None));
-                    values.push(parsed.flatten().unwrap_or_default());
-                    valid.push(matches!(parsed, Some(Some(_))));
-                }
-                ColumnPart::Text(builder) => match value {
-                    Some(_) => builder.append_value(cell),
-                    None => builder.append_null(),
-                },
-            }
-            if invalid && first_invalid[column].is_none() {
-                first_invalid[column] = Some((first_row + index, cell.to_string()));
-            }
-        }
-    }
-    Ok(ChunkColumns {
-        columns,
-        first_invalid,
-    })
-}
-
-fn concatenate(pieces: Vec<ColumnPart>, n_rows: usize) -> Result<ArrayRef, TabularError> {
-    let mismatch = |error: arrow_schema::ArrowError| TabularError::Decode(error.to_string());
-    let Some(first) = pieces.first() else {
-        return Err(TabularError::Decode("no decoded parts".to_string()));
-    };
-    Ok(match first {
-        ColumnPart::Integer(..) => {
-            let mut builder = Int64Builder::with_capacity(n_rows);
-            for piece in &pieces {
-                if let ColumnPart::Integer(values, valid) = piece {
-                    builder.append_values(values, valid);
-                }
-            }
-            Arc::new(builder.finish())
-        }
-        ColumnPart::Float(..) => {
-            let mut builder = Float64Builder::with_capacity(n_rows);
-            for piece in &pieces {
-                if let ColumnPart::Float(values, valid) = piece {
-                    builder.append_values(values, valid);
-                }
-            }
-            Arc::new(builder.finish())
-        }
-        ColumnPart::Boolean(..) => {
-            let mut builder = BooleanBuilder::with_capacity(n_rows);
-            for piece in &pieces {
-                if let ColumnPart::Boolean(values, valid) = piece {
-                    builder.append_values(values, valid).map_err(mismatch)?;
-                }
-            }
-            Arc::new(builder.finish())
-        }
-        ColumnPart::Text(_) => {
-            let mut arrays: Vec<StringArray> = pieces
-                .into_iter()
-                .filter_map(|piece| match piece {
-                    ColumnPart::Text(mut builder) => Some(builder.finish()),
-                    _ => None,
-                })
-                .collect();
-            if arrays.len() == 1 {
-                Arc::new(arrays.remove(0))
-            } else {
-                let bytes = arrays.iter().map(|a| a.values().len()).sum();
-                let mut builder = StringBuilder::with_capacity(n_rows, bytes);
-                for array in &arrays {
-                    for value in array.iter() {
-                        builder.append_option(value);
-                    }
-                }
-                Arc::new(builder.finish())
-            }
-        }
-    })
-}
-
-/// A field just read: a slice of the text, or (for a quoted field) the
-/// cursor's scratch buffer holding its unescaped text.
-enum Field {
-    Slice(usize, usize),
-    Scratch,
-}
-
-/// Reads fields with the same rules as [`scan_records`], without allocating
-/// for unquoted fields.
-struct Cursor<'a> {
-    text: &'a str,
-    bytes: &'a [u8],
-    delimiter: u8,
-    at: usize,
-    line: usize,
-    scratch: Vec<u8>,
-}
-
-impl<'a> Cursor<'a> {
-    fn new(text: &'a str, delimiter: u8) -> Cursor<'a> {
-        Cursor {
-            text,
-            bytes: text.as_bytes(),
-            delimiter,
-            at: 0,
-            line: 1,
-            scratch: Vec::new(),
-        }
-    }
-
-    /// Consumes one line break at the cursor, counting `\r\n` once.
-    #[inline]
-    fn line_break(&mut self) -> bool {
-        match self.bytes.get(self.at) {
-            Some(b'\r') => {
-                self.at += if self.bytes.get(self.at + 1) == Some(&b'\n') {
-                    2
-                } else {
-                    1
-                };
-                self.line += 1;
-                true
-            }
-            Some(b'\n') => {
-                self.at += 1;
-                self.line += 1;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Skips blank lines; whether a record starts at the cursor.
-    fn start_record(&mut self) -> bool {
-        while self.line_break() {}
-        self.at < self.bytes.len()
-    }
-
-    /// Reads the field at the cursor; the flag says whether another field
-    /// of the same record follows.
-    #[inline]
-    fn field(&mut self) -> Result<(Field, bool), TabularError> {
-        let bytes = self.bytes;
-        let delimiter = self.delimiter;
-        let field = if bytes.get(self.at) == Some(&b'"') {
-            let quote_line = self.line;
-            self.scratch.clear();
-            self.at += 1;
-            loop {
-                match bytes.get(self.at) {
-                    None => return Err(TabularError::UnclosedQuote { line: quote_line }),
-                    Some(b'"') if bytes.get(self.at + 1) == Some(&b'"') => {
-                        self.scratch.push(b'"');
-                        self.at += 2;
-                    }
-                    Some(b'"') => {
-                        self.at += 1;
-                        break;
-                    }
-                    Some(b'\r' | b'\n') => {
-                        let start = self.at;
-                        self.line_break();
-                        self.scratch.extend_from_slice(&bytes[start..self.at]);
-                    }
-                    Some(&byte) => {
-                        self.scratch.push(byte);
-                        self.at += 1;
-                    }
-                }
-            }
-            let start = self.at;
-            self.skip_unquoted();
-            self.scratch.extend_from_slice(&bytes[start..self.at]);
-            Field::Scratch
-        } else {
-            let start = self.at;
-            self.skip_unquoted();
-            Field::Slice(start, self.at)
-        };
-        if bytes.get(self.at) == Some(&delimiter) {
-            self.at += 1;
-            return Ok((field, true));
-        }
-        self.line_break();
-        Ok((field, false))
-    }
-
-    #[inline]
-    fn skip_unquoted(&mut self) {
-        let delimiter = self.delimiter;
-        let rest = &self.bytes[self.at..];
-        self.at += rest
-            .iter()
-            .position(|&b| b == delimiter || b == b'\n' || b == b'\r')
-            .unwrap_or(rest.len());
-    }
-
-    #[inline]
-    fn text(&self, field: &Field) -> Result<&str, TabularError> {
-        match *field {
-            // Field boundaries are ASCII bytes, so they fall on character boundaries.
-            Field::Slice(start, end) => self.text.get(start..end).ok_or_else(|| {
-                TabularError::Decode("a field boundary split a character".to_string())
-            }),
-            Field::Scratch => std::str::from_utf8(&self.scratch)
-                .map_err(|error| TabularError::Decode(error.to_string())),
         }
     }
 }
@@ -952,12 +431,12 @@ fn checked_header(fields: &[String]) -> Result<Vec<String>, TabularError> {
     Ok(fields.to_vec())
 }
 
-fn detect_delimiter(text: &str) -> u8 {
+fn detect_delimiter(bytes: &[u8]) -> u8 {
     let mut best: Option<(usize, u8)> = None;
     let mut widest_first: Option<(usize, u8)> = None;
     for candidate in DELIMITER_CANDIDATES {
         // A candidate that leaves a quote open is simply not the delimiter.
-        let Ok(scan) = scan_records(text, candidate, DETECTION_RECORDS, 0) else {
+        let Ok(scan) = scan_records(bytes, candidate, DETECTION_RECORDS, 0) else {
             continue;
         };
         let Some(first) = scan.records.first() else {
@@ -998,12 +477,11 @@ struct Scan {
 /// default settings (quote `"`, doubled-quote escapes, `\r`, `\n` and `\r\n`
 /// all ending records, blank lines skipped), plus line numbers.
 fn scan_records(
-    text: &str,
+    bytes: &[u8],
     delimiter: u8,
     max_records: usize,
     n_decoded: usize,
 ) -> Result<Scan, TabularError> {
-    let bytes = text.as_bytes();
     let mut scan = Scan::default();
     let mut at = 0;
     let mut line = 1;
@@ -1098,6 +576,11 @@ fn scan_records(
 mod tests {
     use super::*;
     use crate::table::Value;
+
+    /// Enough records for several chunks.
+    const PARALLEL_RECORDS: usize = 16 * 1024;
+    /// Inputs this large are cut into several chunks.
+    const PARALLEL_BYTES: usize = 4 * chunk::CHUNK_BYTES;
 
     fn read(text: &str) -> Result<Table, TabularError> {
         read_csv(text.as_bytes(), &CsvOptions::default())
@@ -1558,6 +1041,137 @@ mod tests {
             read(&unclosed).unwrap_err(),
             TabularError::UnclosedQuote { line: 390_002 }
         );
+    }
+
+    /// Decodes with the records in one chunk and in chunks of `chunk_bytes`,
+    /// checks both give the same table (values, types, reasons, lines) or
+    /// the same error, and returns the result.
+    fn same_in_chunks(text: &str, chunk_bytes: usize) -> Result<DecodedTable, TabularError> {
+        let options = CsvOptions::default();
+        let whole = decode_in_chunks(text.as_bytes(), &options, usize::MAX);
+        let chunked = decode_in_chunks(text.as_bytes(), &options, chunk_bytes);
+        match (&whole, &chunked) {
+            (Ok(whole), Ok(chunked)) => {
+                let (a, b) = (&whole.table, &chunked.table);
+                assert_eq!(a.schema(), b.schema(), "{text:?}");
+                assert_eq!(whole.type_reasons, chunked.type_reasons, "{text:?}");
+                assert_eq!(crate::content_digest(a), crate::content_digest(b));
+                for row in 0..a.n_rows() {
+                    assert_eq!(a.source_line(row), b.source_line(row), "{text:?}");
+                    for column in 0..a.n_columns() {
+                        let bits = |value: Value| match value {
+                            Value::Float(v) => Value::Integer(v.to_bits() as i64),
+                            other => other,
+                        };
+                        assert_eq!(
+                            bits(a.value(column, row)),
+                            bits(b.value(column, row)),
+                            "{text:?}"
+                        );
+                    }
+                }
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b, "{text:?}"),
+            _ => panic!("{text:?}: one chunk gave {whole:?}, chunks gave {chunked:?}"),
+        }
+        chunked
+    }
+
+    #[test]
+    fn chunks_that_disagree_on_a_type_are_reconciled() {
+        // 40-byte chunks: each column's kind changes between chunks.
+        let mut text = String::from("i,f,t,b,z\n");
+        for row in 0..200 {
+            let f = match row {
+                0..50 => format!("{row}"),
+                50 => "-0".to_string(),
+                150 => "2.5".to_string(),
+                _ => format!("-{row}"),
+            };
+            let t = if row == 170 {
+                " x ".to_string()
+            } else {
+                format!("{}", row % 3)
+            };
+            let b = if row < 100 { "" } else { "TRUE" };
+            let z = if row % 2 == 0 { "-0" } else { "NA" };
+            text.push_str(&format!("{row},{f},{t},{b},{z}\n"));
+        }
+        let decoded = same_in_chunks(&text, 40).unwrap();
+        let table = &decoded.table;
+        assert_eq!(
+            types(table),
+            [
+                ColumnType::Integer,
+                ColumnType::Float,
+                ColumnType::Categorical,
+                ColumnType::Boolean,
+                ColumnType::Integer
+            ]
+        );
+        // `-0` read as a float keeps its sign, as `str::parse` gives it.
+        assert_eq!(table.value(1, 50), Value::Float(-0.0));
+        assert!(matches!(table.value(1, 50), Value::Float(v) if v.is_sign_negative()));
+        assert_eq!(table.value(1, 199), Value::Float(-199.0));
+        // Numbers before the text value are kept as their raw text.
+        assert_eq!(table.value(2, 0), Value::Text("0".into()));
+        assert_eq!(table.value(2, 170), Value::Text(" x ".into()));
+        assert_eq!(table.value(3, 0), Value::Missing);
+        assert_eq!(table.value(3, 199), Value::Boolean(true));
+        assert_eq!(
+            decoded.type_reasons[2].to_string(),
+            "`x` (line 172) is not a number or a boolean"
+        );
+        assert_eq!(
+            decoded.type_reasons[1].to_string(),
+            "every value is a number; `2.5` (line 152) is not whole"
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        #[test]
+        fn chunk_boundaries_never_change_the_result(
+            cells in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "1", "-0", "+7", "2.5", "-.5", "1e3", "0.1234567890123456789", "true",
+                    "FALSE", "NA", "", " 3 ", "abc", "\"q,\"\"x\"\"\"", "\"a\nb\"",
+                    "\"c\r\nd\"", "\"\"", "12345678901234567890", "é",
+                ]),
+                0..120,
+            ),
+            breaks in proptest::collection::vec(
+                proptest::sample::select(vec!["\n", "\r\n", "\r", "\n\n"]),
+                40,
+            ),
+            n_columns in 1usize..4,
+            ragged_at in proptest::option::of(0usize..40),
+            unclosed in proptest::bool::ANY,
+            chunk_bytes in 1usize..64,
+        ) {
+            let mut text = String::new();
+            for record in 0..cells.len().div_ceil(n_columns) {
+                let mut fields: Vec<&str> = cells
+                    .iter()
+                    .skip(record * n_columns)
+                    .take(n_columns)
+                    .copied()
+                    .collect();
+                while fields.len() < n_columns {
+                    fields.push("5");
+                }
+                if ragged_at == Some(record) {
+                    fields.push("extra");
+                }
+                text.push_str(&fields.join(","));
+                text.push_str(breaks[record % breaks.len()]);
+            }
+            if unclosed {
+                text.push_str("9,\"open\n");
+            }
+            // Errors are fine too, as long as both agree on them.
+            let _ = same_in_chunks(&text, chunk_bytes);
+        }
     }
 
     #[test]
