@@ -9,7 +9,9 @@ get_model_version_by_alias, each through the real MlflowClient and again as
 the bare HTTP request on a kept-alive connection (what the server costs
 without the Python client), and the server's RSS after the workload (VmRSS
 summed over its whole process tree: mlflow's uvicorn workers and job
-runners count). Prints one table with the ratios; writes results.json.
+runners count). After start-up each server is pinned to core 0 and this
+client to core 1 (PIN=0 turns that off). Prints one table with the ratios;
+writes results.json.
 
 Usage (run.sh does this):
   python bench.py --versa target/release/versa --workspace WS --out DIR
@@ -41,7 +43,7 @@ N_SEARCH = int(os.environ.get("N_SEARCH", 100))
 N_ALIAS = int(os.environ.get("N_ALIAS", 500))
 SEARCH_FILTER = "metrics.m0 > 0.5 and params.p1 = 'a'"
 SEARCH_ORDER = ["metrics.m1 DESC"]
-KEYS = ["runs_per_s", "log_metric", "search_hits", "search_runs", "alias_version", "alias",
+KEYS = ["runs_per_s", "wire_runs_per_s", "log_metric", "search_hits", "search_runs", "alias_version", "alias",
         "wire_log_metric", "wire_search_runs", "wire_alias"]
 
 
@@ -236,6 +238,7 @@ def workload(port, register):
           lambda: timed(lambda _i: client.get_model_version_by_alias("churn", "production"), N_ALIAS))
 
     # The same requests without the Python client in the way.
+    phase(result, "wire_runs_per_s", lambda: wire_log_batch_runs(port, experiment_id, rng))
     phase(result, "wire_log_metric", lambda: timed(wire_log_metric(port, run_id), N_LOG_METRIC))
     phase(result, "wire_search_runs", lambda: timed(wire(port, "POST", "/api/2.0/mlflow/runs/search", {
         "experiment_ids": [experiment_id], "filter": SEARCH_FILTER, "order_by": SEARCH_ORDER, "max_results": 1000,
@@ -243,6 +246,34 @@ def workload(port, register):
     phase(result, "wire_alias", lambda: timed(wire(
         port, "GET", "/api/2.0/mlflow/registered-models/alias?name=churn&alias=production"), N_ALIAS))
     return result
+
+
+def wire_log_batch_runs(port, experiment_id, rng):
+    """runs/s for create → log-batch → update(FINISHED) as bare requests."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def post(path, body):
+        conn.request("POST", path, body=json.dumps(body).encode(), headers={"content-type": "application/json"})
+        response = conn.getresponse()
+        data = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{path}: {response.status} {data[:200]!r}")
+        return json.loads(data)
+
+    started = time.perf_counter()
+    for i in range(N_RUNS):
+        run = post("/api/2.0/mlflow/runs/create", {"experiment_id": experiment_id, "run_name": f"wire-{i}",
+                                                   "start_time": 1_700_000_000_000 + i})
+        run_id = run["run"]["info"]["run_id"]
+        post("/api/2.0/mlflow/runs/log-batch", {
+            "run_id": run_id,
+            "metrics": [{"key": f"m{j}", "value": rng.random(), "timestamp": 1_700_000_000_000 + i, "step": 0}
+                        for j in range(N_METRICS)],
+            "params": [{"key": f"p{j}", "value": "a" if (i + j) % 2 == 0 else "b"} for j in range(N_PARAMS)],
+        })
+        post("/api/2.0/mlflow/runs/update", {"run_id": run_id, "status": "FINISHED",
+                                             "end_time": 1_700_000_000_000 + i + 1})
+    return N_RUNS / (time.perf_counter() - started)
 
 
 def wire_log_metric(port, run_id):
@@ -262,10 +293,27 @@ def wire_log_metric(port, run_id):
     return call
 
 
-def measure(name, cmd, port, out, cwd, register):
+def pin_tree(root, cores):
+    """Moves every thread of the server's process tree onto `cores` (new
+    threads and processes inherit it)."""
+    for pid in server_pids(root):
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                os.sched_setaffinity(tid, cores)
+            except OSError:
+                pass
+
+
+def measure(name, cmd, port, out, cwd, register, pin):
     print(f"== {name}: starting", file=sys.stderr, flush=True)
     process, startup = start(cmd, port, os.path.join(out, f"{name}.log"), cwd)
     try:
+        if pin:
+            pin_tree(process.pid, {0})
         shown = "n/a" if startup is None else f"{startup * 1000:.0f} ms"
         print(f"== {name}: up (start-up {shown}); running the workload", file=sys.stderr, flush=True)
         # The client prints a "View run" line per finished run; keep stdout for the table.
@@ -293,6 +341,12 @@ def main():
     for key in ("versa", "workspace", "mlflow", "out"):
         setattr(args, key, os.path.abspath(getattr(args, key)))
     os.makedirs(args.out, exist_ok=True)
+    # As bench/serve: after start-up (which may use every core) the server
+    # runs on core 0 and this client on core 1, the same for both; PIN=0
+    # lets everything float.
+    pin = os.environ.get("PIN", "1") == "1" and len(os.sched_getaffinity(0)) >= 2
+    if pin:
+        os.sched_setaffinity(0, {1})
     mlflow_dir = os.path.join(args.out, "mlflow-server")
     shutil.rmtree(mlflow_dir, ignore_errors=True)  # a fresh database and artifact store every time
     os.makedirs(mlflow_dir)
@@ -302,13 +356,13 @@ def main():
         args.mlflow, "server", "--backend-store-uri", f"sqlite:///{mlflow_dir}/mlflow.db",
         "--artifacts-destination", f"{mlflow_dir}/artifacts", "--host", "127.0.0.1", "--port", str(port),
     ]
-    results = {"mlflow": measure("mlflow", mlflow_cmd, port, args.out, mlflow_dir, register=True)}
+    results = {"mlflow": measure("mlflow", mlflow_cmd, port, args.out, mlflow_dir, register=True, pin=pin)}
     port = free_port()
     versa_cmd = [args.versa, "serve", "--addr", f"127.0.0.1:{port}", "--workspace", args.workspace]
-    results["versa"] = measure("versa", versa_cmd, port, args.out, args.workspace, register=False)
+    results["versa"] = measure("versa", versa_cmd, port, args.out, args.workspace, register=False, pin=pin)
     results["config"] = {
         "n_runs": N_RUNS, "n_params": N_PARAMS, "n_metrics": N_METRICS, "n_log_metric": N_LOG_METRIC,
-        "n_search": N_SEARCH, "n_alias": N_ALIAS, "search_filter": SEARCH_FILTER, "search_order": SEARCH_ORDER,
+        "n_search": N_SEARCH, "n_alias": N_ALIAS, "pinned": pin, "search_filter": SEARCH_FILTER, "search_order": SEARCH_ORDER,
     }
     with open(os.path.join(args.out, "results.json"), "w") as file:
         json.dump(results, file, indent=1)
@@ -325,8 +379,9 @@ def report(results):
         return None if samples is None else percentile(samples, q) * 1000
 
     rows = [("start-up (process → /health 200)", ms(m["startup_s"]), ms(v["startup_s"]), "ms", "lower")]
-    rows.append((f"log_batch runs/s ({N_RUNS} runs × {N_PARAMS} params, {N_METRICS} metrics)",
-                 m["runs_per_s"], v["runs_per_s"], "runs/s", "higher"))
+    for prefix, where in [("", "client"), ("wire_", "wire")]:
+        rows.append((f"log_batch runs/s ({N_RUNS} runs × {N_PARAMS} params, {N_METRICS} metrics; {where})",
+                     m[prefix + "runs_per_s"], v[prefix + "runs_per_s"], "runs/s", "higher"))
     for key, label in [("log_metric", "log_metric"), ("search_runs", "search_runs"),
                        ("alias", "get_model_version_by_alias")]:
         for prefix, where in [("", "client"), ("wire_", "wire")]:
@@ -344,6 +399,10 @@ def report(results):
             ratio = f"×{(mv / vv if better == 'lower' else vv / mv):.1f}"
         cells = ["n/a".rjust(10) if x is None else f"{x:>10.3f}" for x in (mv, vv)]
         print(f"{label.ljust(width)}  {cells[0]}  {cells[1]}  {unit:<7}  {ratio}")
+    print("client: through mlflow.MlflowClient 3.17.2 (includes the Python client's own cost); "
+          "wire: the same request on a kept-alive http.client connection")
+    print("cores: " + ("server on core 0 after start-up, client on core 1" if results["config"]["pinned"]
+                       else "not pinned"))
     print(f"search_runs hits: mlflow {m['search_hits']}, versa {v['search_hits']}; "
           f"churn@production: mlflow v{m['alias_version']}, versa v{v['alias_version']}")
 

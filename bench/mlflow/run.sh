@@ -9,7 +9,9 @@
 # with mlflow==3.17.2 pinned. Builds versa (release).
 #
 # Usage: bash bench/mlflow/run.sh
-#        N_RUNS=200 N_LOG_METRIC=1000 N_SEARCH=100 N_ALIAS=500 bash bench/mlflow/run.sh
+#        N_RUNS=200 N_LOG_METRIC=1000 N_SEARCH=100 N_ALIAS=500 PIN=1 bash bench/mlflow/run.sh
+# (PIN=1, the default: after start-up the server runs on core 0, the client on
+# core 1, for both servers; PIN=0 lets them float.)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
