@@ -22,10 +22,11 @@
 //! Whether a column is nullable is not hashed: it follows from the cells.
 //! Any change to this encoding must change the version tag.
 
-use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
-use versa_core::{ColumnType, Digest, Hasher};
+use arrow_array::{Array, StringArray};
+use blake3::hazmat::{self, HasherExt};
+use versa_core::{ColumnType, Digest};
 
 use crate::table::Table;
 
@@ -35,101 +36,304 @@ pub const TABLE_DIGEST_VERSION: &str = "versa-table-digest/1";
 const CANONICAL_NAN: u64 = 0x7ff8_0000_0000_0000;
 
 /// The digest of a table's canonical encoding (see the module docs).
+///
+/// The encoding is hashed as BLAKE3's tree allows: large tables are cut at
+/// the tree's own subtree boundaries and the parts hashed on parallel
+/// threads, each encoding only its own byte range of the stream; the result
+/// is the same hash as feeding the whole stream to one hasher.
 pub fn content_digest(table: &Table) -> Digest {
-    let mut hasher = Hasher::new();
-    hasher.update_field(TABLE_DIGEST_VERSION.as_bytes());
-    hasher.update(&(table.n_columns() as u64).to_le_bytes());
-    hasher.update(&(table.n_rows() as u64).to_le_bytes());
-    for column in table.schema() {
-        hasher.update_field(column.name.as_bytes());
-        hasher.update_field(column.column_type.name().as_bytes());
-    }
-    // Cells are encoded into a buffer hashed in large slices: the hash of a
-    // stream does not depend on how it is sliced, and one hasher call per
-    // few-byte cell would cost more than the hashing itself.
-    let mut out = Encoder {
-        hasher: &mut hasher,
-        buffer: Vec::with_capacity(ENCODER_BUFFER + 64),
+    let n_threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    digest_on_threads(table, n_threads)
+}
+
+fn digest_on_threads(table: &Table, n_threads: usize) -> Digest {
+    let mut header = Vec::new();
+    let mut field = |bytes: &[u8]| {
+        header.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        header.extend_from_slice(bytes);
     };
-    for (index, column) in table.schema().iter().enumerate() {
-        let array = table.column(index);
-        let present = |row: usize| !array.is_null(row);
-        match column.column_type {
-            ColumnType::Integer => {
-                let values = array.as_primitive::<Int64Type>().values();
-                for (row, value) in values.iter().enumerate() {
-                    out.cell(present(row), &value.to_le_bytes());
+    field(TABLE_DIGEST_VERSION.as_bytes());
+    header.extend_from_slice(&(table.n_columns() as u64).to_le_bytes());
+    header.extend_from_slice(&(table.n_rows() as u64).to_le_bytes());
+    for column in table.schema() {
+        let mut field = |bytes: &[u8]| {
+            header.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            header.extend_from_slice(bytes);
+        };
+        field(column.name.as_bytes());
+        field(column.column_type.name().as_bytes());
+    }
+    let stream = Stream::new(table, header);
+    let hash = if stream.len <= PARALLEL_STREAM || n_threads < 2 {
+        let mut hasher = blake3::Hasher::new();
+        stream.feed(0, stream.len, &mut hasher);
+        hasher.finalize()
+    } else {
+        // Enough levels of the tree for every thread to have a part.
+        let depth = usize::BITS - (n_threads - 1).leading_zeros();
+        let left = hazmat::left_subtree_len(stream.len);
+        let (left_cv, right_cv) = std::thread::scope(|scope| {
+            let right = scope.spawn(|| stream.subtree(left, stream.len - left, depth - 1));
+            let left_cv = stream.subtree(0, left, depth - 1);
+            // A part's thread only fails by a bug; its part is then hashed here.
+            let right_cv = right
+                .join()
+                .unwrap_or_else(|_| stream.subtree(left, stream.len - left, 0));
+            (left_cv, right_cv)
+        });
+        hazmat::merge_subtrees_root(&left_cv, &right_cv, hazmat::Mode::Hash)
+    };
+    Digest::from_bytes(*hash.as_bytes())
+}
+
+/// Streams longer than this are hashed in parallel parts.
+const PARALLEL_STREAM: u64 = 1 << 20;
+
+/// The canonical encoding of a table as a byte stream that can be produced
+/// from any offset: the header, then each column's cells.
+struct Stream<'a> {
+    table: &'a Table,
+    header: Vec<u8>,
+    /// Where each column's cells start in the stream, and the stream's end.
+    column_starts: Vec<u64>,
+    len: u64,
+}
+
+impl<'a> Stream<'a> {
+    fn new(table: &'a Table, header: Vec<u8>) -> Stream<'a> {
+        let mut at = header.len() as u64;
+        let mut column_starts = Vec::with_capacity(table.n_columns());
+        for (index, column) in table.schema().iter().enumerate() {
+            column_starts.push(at);
+            let array = table.column(index);
+            let n_present = (array.len() - array.null_count()) as u64;
+            let value_bytes = match column.column_type {
+                ColumnType::Integer | ColumnType::Float => 8 * n_present,
+                ColumnType::Boolean => n_present,
+                ColumnType::Categorical => {
+                    let strings = array.as_string::<i32>();
+                    8 * n_present + present_text_bytes(strings)
                 }
+            };
+            at += array.len() as u64 + value_bytes;
+        }
+        Stream {
+            table,
+            header,
+            column_starts,
+            len: at,
+        }
+    }
+
+    /// The chaining value of the subtree of `len` bytes at `start`, split
+    /// further over threads while `depth` allows.
+    fn subtree(&self, start: u64, len: u64, depth: u32) -> hazmat::ChainingValue {
+        if depth == 0 || len <= PARALLEL_STREAM {
+            let mut hasher = blake3::Hasher::new();
+            hasher.set_input_offset(start);
+            self.feed(start, start + len, &mut hasher);
+            return hasher.finalize_non_root();
+        }
+        let left = hazmat::left_subtree_len(len);
+        let (left_cv, right_cv) = std::thread::scope(|scope| {
+            let right = scope.spawn(|| self.subtree(start + left, len - left, depth - 1));
+            let left_cv = self.subtree(start, left, depth - 1);
+            let right_cv = right
+                .join()
+                .unwrap_or_else(|_| self.subtree(start + left, len - left, 0));
+            (left_cv, right_cv)
+        });
+        hazmat::merge_subtrees_non_root(&left_cv, &right_cv, hazmat::Mode::Hash)
+    }
+
+    /// Feeds the stream's bytes `start..end` to the hasher.
+    fn feed(&self, start: u64, end: u64, hasher: &mut blake3::Hasher) {
+        let mut out = Window {
+            hasher,
+            at: 0,
+            start,
+            end,
+        };
+        out.bytes(&self.header);
+        let mut block = Vec::with_capacity(BLOCK_ROWS * 9);
+        for (index, column) in self.table.schema().iter().enumerate() {
+            let column_start = self.column_starts[index];
+            let column_end = self
+                .column_starts
+                .get(index + 1)
+                .copied()
+                .unwrap_or(self.len);
+            if column_end <= start || column_start >= end {
+                out.at = column_end;
+                continue;
             }
-            ColumnType::Float => {
-                let values = array.as_primitive::<Float64Type>().values();
-                for (row, value) in values.iter().enumerate() {
-                    out.cell(present(row), &canonical_float_bits(*value).to_le_bytes());
+            let array = self.table.column(index);
+            let nulls = array.nulls();
+            let present = |row: usize| nulls.is_none_or(|nulls| nulls.is_valid(row));
+            // Rows wholly before `start` are skipped by length alone.
+            let cell_len = |row: usize, value_len: u64| {
+                if present(row) { 1 + value_len } else { 1 }
+            };
+            match column.column_type {
+                ColumnType::Integer => {
+                    let values = array.as_primitive::<Int64Type>().values();
+                    let first = out.first_row(values.len(), |row| cell_len(row, 8));
+                    out.fixed_blocks(&mut block, first, values.len(), |row| {
+                        (present(row), values[row].to_le_bytes())
+                    });
                 }
-            }
-            ColumnType::Boolean => {
-                let values = array.as_boolean();
-                for row in 0..values.len() {
-                    out.cell(present(row), &[u8::from(values.value(row))]);
+                ColumnType::Float => {
+                    let values = array.as_primitive::<Float64Type>().values();
+                    let first = out.first_row(values.len(), |row| cell_len(row, 8));
+                    out.fixed_blocks(&mut block, first, values.len(), |row| {
+                        (
+                            present(row),
+                            canonical_float_bits(values[row]).to_le_bytes(),
+                        )
+                    });
                 }
-            }
-            ColumnType::Categorical => {
-                for text in array.as_string::<i32>().iter() {
-                    match text {
-                        None => out.cell(false, &[]),
-                        Some(text) => {
-                            let bytes = text.as_bytes();
-                            out.cell(true, &(bytes.len() as u64).to_le_bytes());
-                            out.raw(bytes);
+                ColumnType::Boolean => {
+                    let values = array.as_boolean();
+                    let first = out.first_row(values.len(), |row| cell_len(row, 1));
+                    out.fixed_blocks(&mut block, first, values.len(), |row| {
+                        (present(row), [u8::from(values.value(row))])
+                    });
+                }
+                ColumnType::Categorical => {
+                    let strings = array.as_string::<i32>();
+                    let first = out.first_row(strings.len(), |row| {
+                        cell_len(row, 8 + strings.value_length(row) as u64)
+                    });
+                    out.blocks(&mut block, first, strings.len(), |row, block| {
+                        if present(row) {
+                            let bytes = strings.value(row).as_bytes();
+                            fixed_cell(block, true, (bytes.len() as u64).to_le_bytes());
+                            block.extend_from_slice(bytes);
+                        } else {
+                            block.push(0);
                         }
-                    }
+                    });
                 }
             }
+            debug_assert!(out.done() || out.at == column_end, "column length");
+            // Whatever was not produced lies past `end`.
+            out.at = column_end;
         }
     }
-    out.flush();
-    hasher.finish()
 }
 
-/// Bytes buffered before they are handed to the hasher.
-const ENCODER_BUFFER: usize = 256 * 1024;
-
-struct Encoder<'a> {
-    hasher: &'a mut Hasher,
-    buffer: Vec<u8>,
+/// One cell: `0` when missing, else `1` followed by its value bytes.
+#[inline(always)]
+fn fixed_cell<const WIDTH: usize>(block: &mut Vec<u8>, present: bool, value: [u8; WIDTH]) {
+    if present {
+        block.push(1);
+        block.extend_from_slice(&value);
+    } else {
+        block.push(0);
+    }
 }
 
-impl Encoder<'_> {
-    /// One cell: `0` when missing, else `1` followed by its value bytes.
-    fn cell(&mut self, present: bool, value: &[u8]) {
-        if present {
-            self.buffer.push(1);
-            self.buffer.extend_from_slice(value);
-        } else {
-            self.buffer.push(0);
+/// Rows encoded before their bytes are handed to the hasher.
+const BLOCK_ROWS: usize = 4096;
+
+/// The bytes of the present values of a string column.
+fn present_text_bytes(strings: &StringArray) -> u64 {
+    match strings.nulls() {
+        None => {
+            let offsets = strings.value_offsets();
+            (offsets[offsets.len() - 1] - offsets[0]) as u64
         }
-        if self.buffer.len() >= ENCODER_BUFFER {
-            self.flush();
+        Some(nulls) => nulls
+            .valid_indices()
+            .map(|row| strings.value_length(row) as u64)
+            .sum(),
+    }
+}
+
+/// Passes on the part of the stream that falls in `start..end`; `at` is
+/// the stream offset of the next byte produced.
+struct Window<'a> {
+    hasher: &'a mut blake3::Hasher,
+    at: u64,
+    start: u64,
+    end: u64,
+}
+
+impl Window<'_> {
+    fn done(&self) -> bool {
+        self.at >= self.end
+    }
+
+    /// Skips the leading rows that end before `start`, returning the first
+    /// row to produce.
+    fn first_row(&mut self, n_rows: usize, cell_len: impl Fn(usize) -> u64) -> usize {
+        let mut row = 0;
+        while row < n_rows && self.at + cell_len(row) <= self.start {
+            self.at += cell_len(row);
+            row += 1;
+        }
+        row
+    }
+
+    /// Encodes rows `first..n_rows` (or until the window ends), a block of
+    /// rows at a time: one hasher call per few-byte cell would cost more than
+    /// the hashing itself.
+    #[inline]
+    fn blocks(
+        &mut self,
+        block: &mut Vec<u8>,
+        first: usize,
+        n_rows: usize,
+        encode: impl Fn(usize, &mut Vec<u8>),
+    ) {
+        let mut row = first;
+        while row < n_rows && !self.done() {
+            let stop = (row + BLOCK_ROWS).min(n_rows);
+            block.clear();
+            for row in row..stop {
+                encode(row, block);
+            }
+            self.bytes(block);
+            row = stop;
         }
     }
 
-    fn raw(&mut self, bytes: &[u8]) {
-        if bytes.len() >= ENCODER_BUFFER {
-            self.flush();
-            self.hasher.update(bytes);
-            return;
-        }
-        self.buffer.extend_from_slice(bytes);
-        if self.buffer.len() >= ENCODER_BUFFER {
-            self.flush();
+    /// [`Window::blocks`] for fixed-width values, written without a branch
+    /// per cell: a missing cell's value bytes are overwritten by the next cell.
+    #[inline]
+    fn fixed_blocks<const WIDTH: usize>(
+        &mut self,
+        block: &mut Vec<u8>,
+        first: usize,
+        n_rows: usize,
+        cell: impl Fn(usize) -> (bool, [u8; WIDTH]),
+    ) {
+        let mut row = first;
+        while row < n_rows && !self.done() {
+            let stop = (row + BLOCK_ROWS).min(n_rows);
+            block.clear();
+            block.resize((stop - row) * (WIDTH + 1), 0);
+            let mut at = 0;
+            for row in row..stop {
+                let (present, value) = cell(row);
+                block[at] = u8::from(present);
+                block[at + 1..at + 1 + WIDTH].copy_from_slice(&value);
+                at += if present { WIDTH + 1 } else { 1 };
+            }
+            block.truncate(at);
+            self.bytes(block);
+            row = stop;
         }
     }
 
-    fn flush(&mut self) {
-        if !self.buffer.is_empty() {
-            self.hasher.update(&self.buffer);
-            self.buffer.clear();
+    fn bytes(&mut self, bytes: &[u8]) {
+        let (from, to) = (self.at, self.at + bytes.len() as u64);
+        if to > self.start && from < self.end {
+            let skip = self.start.saturating_sub(from) as usize;
+            let keep = (to.min(self.end) - from) as usize;
+            self.hasher.update(&bytes[skip..keep]);
         }
+        self.at = to;
     }
 }
 
@@ -153,6 +357,7 @@ mod tests {
 
     use super::*;
     use crate::csv::{CsvOptions, read_csv};
+    use crate::table::Value;
 
     fn digest_of(text: &str) -> Digest {
         content_digest(&read_csv(text.as_bytes(), &CsvOptions::default()).unwrap())
@@ -216,6 +421,71 @@ mod tests {
             digest.to_string(),
             "b3:faa9a3edbf2f803fc27d7f288dcd29ce23042bfed9190856e18ba44caaabc92f"
         );
+    }
+
+    #[test]
+    fn large_tables_hashed_in_parallel_parts_get_the_one_stream_hash() {
+        // About 20 MB of encoding: every thread count splits it differently,
+        // through the middle of cells of every type.
+        let mut rng = versa_core::Rng::new(3);
+        let mut text = String::from("i,f,b,t\n");
+        for row in 0..400_000u64 {
+            let f = format!("{}.{}", rng.below(1000), rng.below(100));
+            let b = (rng.below(2) == 0).to_string();
+            let t = "é".repeat(rng.below(9)) + &row.to_string();
+            let mut cells = [(row * 7919 % 100_003).to_string(), f, b, t];
+            for cell in &mut cells {
+                if rng.below(7) == 0 {
+                    cell.clear();
+                }
+            }
+            let [i, f, b, t] = cells;
+            text.push_str(&format!("{i},{f},{b},{t}\n"));
+        }
+        let table = read_csv(text.as_bytes(), &CsvOptions::default()).unwrap();
+
+        // The documented encoding, written out and hashed in one piece.
+        fn field(out: &mut Vec<u8>, bytes: &[u8]) {
+            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            out.extend_from_slice(bytes);
+        }
+        let mut expected = Vec::new();
+        field(&mut expected, b"versa-table-digest/1");
+        expected.extend_from_slice(&4u64.to_le_bytes());
+        expected.extend_from_slice(&(table.n_rows() as u64).to_le_bytes());
+        for column in table.schema() {
+            field(&mut expected, column.name.as_bytes());
+            field(&mut expected, column.column_type.name().as_bytes());
+        }
+        for column in 0..table.n_columns() {
+            for row in 0..table.n_rows() {
+                match table.value(column, row) {
+                    Value::Missing => expected.push(0),
+                    Value::Integer(v) => {
+                        expected.push(1);
+                        expected.extend_from_slice(&v.to_le_bytes());
+                    }
+                    Value::Float(v) => {
+                        expected.push(1);
+                        expected.extend_from_slice(&canonical_float_bits(v).to_le_bytes());
+                    }
+                    Value::Boolean(v) => expected.extend_from_slice(&[1, u8::from(v)]),
+                    Value::Text(v) => {
+                        expected.push(1);
+                        field(&mut expected, v.as_bytes());
+                    }
+                }
+            }
+        }
+        assert!(expected.len() as u64 > 8 * PARALLEL_STREAM);
+        let expected = Digest::of(&expected);
+        for n_threads in [1, 2, 3, 4, 8] {
+            assert_eq!(
+                digest_on_threads(&table, n_threads),
+                expected,
+                "{n_threads} threads"
+            );
+        }
     }
 
     #[test]
