@@ -154,15 +154,35 @@ fn single_column_stats(table: &Table, index: usize) -> ColumnStats {
 /// with each one seen so far beats hashing; past [`FEW_TEXTS`] distinct
 /// values the counting moves to a hash table.
 fn text_counts(strings: &arrow_array::StringArray) -> Vec<(&str, u64)> {
-    let mut few: Vec<(&str, u64)> = Vec::new();
+    // Each seen text with its length and first eight bytes, which settle
+    // most comparisons without a call to compare the bytes.
+    let mut few: Vec<(usize, u64, &str, u64)> = Vec::new();
+    let prefix = |text: &str| {
+        let bytes = text.as_bytes();
+        let mut word = [0u8; 8];
+        if bytes.len() >= 8 {
+            // A fixed-size copy: one load, where a variable one is a call.
+            word.copy_from_slice(&bytes[..8]);
+            u64::from_le_bytes(word)
+        } else {
+            bytes
+                .iter()
+                .rev()
+                .fold(0u64, |word, &byte| (word << 8) | u64::from(byte))
+        }
+    };
     let mut texts = strings.iter().flatten();
     for text in texts.by_ref() {
-        match few.iter().position(|(seen, _)| *seen == text) {
-            Some(at) => few[at].1 += 1,
-            None if few.len() < FEW_TEXTS => few.push((text, 1)),
+        let (len, head) = (text.len(), prefix(text));
+        let seen = few.iter().position(|&(seen_len, seen_head, seen, _)| {
+            seen_len == len && seen_head == head && (len <= 8 || seen[8..] == text[8..])
+        });
+        match seen {
+            Some(at) => few[at].3 += 1,
+            None if few.len() < FEW_TEXTS => few.push((len, head, text, 1)),
             None => {
                 let mut counts: HashMap<&str, u64, BuildHasherDefault<FastHasher>> =
-                    few.into_iter().collect();
+                    few.into_iter().map(|(_, _, text, n)| (text, n)).collect();
                 counts.insert(text, 1);
                 for text in texts {
                     *counts.entry(text).or_insert(0) += 1;
@@ -171,7 +191,7 @@ fn text_counts(strings: &arrow_array::StringArray) -> Vec<(&str, u64)> {
             }
         }
     }
-    few
+    few.into_iter().map(|(_, _, text, n)| (text, n)).collect()
 }
 
 /// Distinct texts counted by comparison before switching to hashing.
@@ -184,10 +204,11 @@ fn present_keys<T: arrow_array::ArrowPrimitiveType>(
 ) -> Vec<u64> {
     match array.nulls() {
         None => array.values().iter().map(|&v| key(v)).collect(),
-        Some(nulls) => nulls
-            .valid_indices()
-            .map(|row| key(array.values()[row]))
-            .collect(),
+        Some(nulls) => {
+            let mut keys = Vec::with_capacity(array.len() - nulls.null_count());
+            keys.extend(nulls.valid_indices().map(|row| key(array.values()[row])));
+            keys
+        }
     }
 }
 
@@ -221,6 +242,24 @@ fn sorted_runs(keys: Vec<u64>) -> Vec<(u64, u64)> {
     if keys.is_sorted() {
         return runs_of_sorted(&keys);
     }
+    // Keys within a small range (small integers: ages, counts, codes) are
+    // counted in an array indexed by key, which is already in order.
+    let (low, high) = keys.iter().fold((u64::MAX, 0), |(low, high), &key| {
+        (low.min(key), high.max(key))
+    });
+    let span = high - low;
+    if span < DENSE_SPAN && span < 4 * keys.len() as u64 {
+        let mut counts = vec![0u64; span as usize + 1];
+        for &key in &keys {
+            counts[(key - low) as usize] += 1;
+        }
+        return counts
+            .into_iter()
+            .enumerate()
+            .filter(|&(_, n)| n > 0)
+            .map(|(offset, n)| (low + offset as u64, n))
+            .collect();
+    }
     let sample = &keys[..keys.len().min(SAMPLE)];
     let looks_repetitive = KeyCounts::count(sample, sample.len() / 2).is_some();
     if looks_repetitive && let Some(counts) = KeyCounts::count(&keys, keys.len() / 8) {
@@ -232,6 +271,9 @@ fn sorted_runs(keys: Vec<u64>) -> Vec<(u64, u64)> {
     radix_sort(&mut keys);
     runs_of_sorted(&keys)
 }
+
+/// The widest key range counted in an array rather than a hash table.
+const DENSE_SPAN: u64 = 1 << 20;
 
 /// Values looked at to guess whether a column repeats its values.
 const SAMPLE: usize = 4096;
@@ -709,10 +751,13 @@ mod tests {
         let mut mixed = repetitive[..5000].to_vec();
         mixed.extend(random[..15_000].iter().map(|key| key + 1000));
         let sorted: Vec<u64> = (0..20_000).collect();
+        // Few distinct values over a wide range: counted by hashing, not by array.
+        let spread: Vec<u64> = repetitive.iter().map(|key| key << 40).collect();
         for keys in [
             random,
             repetitive,
             mixed,
+            spread,
             sorted,
             Vec::new(),
             vec![u64::MAX, 0],

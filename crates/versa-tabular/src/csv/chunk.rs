@@ -337,6 +337,27 @@ impl Values {
         .is_some()
     }
 
+    /// Makes room for `rows` more rows of `bytes` more text.
+    fn reserve(&mut self, rows: usize, text_bytes: usize) {
+        match self {
+            Values::Unknown => {}
+            Values::Integer(values) => values.reserve_exact(rows),
+            Values::Float(values) => values.reserve_exact(rows),
+            Values::Boolean(values) => values.reserve_exact(rows),
+            Values::Text { bytes, lengths } => {
+                bytes.reserve_exact(text_bytes);
+                lengths.reserve_exact(rows);
+            }
+        }
+    }
+
+    fn text_bytes(&self) -> usize {
+        match self {
+            Values::Text { bytes, .. } => bytes.len(),
+            _ => 0,
+        }
+    }
+
     /// Appends `later`, which must hold the same type.
     fn append(&mut self, later: Values) {
         match (self, later) {
@@ -560,13 +581,14 @@ fn parse_chunk(layout: &Layout<'_>, start: usize, end: usize, validate: bool) ->
     } else {
         None
     };
-    // Rough capacity: records of the first line's length.
+    // Capacity for records of about the first line's length, with room to
+    // spare: capacity never touched costs no memory, growing copies it all.
     let first_line = layout.bytes[start..end]
         .iter()
         .position(|&b| b == b'\n')
         .unwrap_or(end - start)
         + 1;
-    let capacity = (end - start) / first_line + 16;
+    let capacity = (end - start) / first_line * 3 / 2 + 16;
     let mut output = ChunkOutput {
         start,
         stop: end,
@@ -864,10 +886,17 @@ fn join_column(parts: Vec<ColumnChunk>, n_rows: usize) -> Result<ArrayRef, Tabul
         }
     }
     let nulls = nulls.finish();
+    let text_bytes = parts
+        .iter()
+        .map(|part| part.values.text_bytes())
+        .sum::<usize>();
+    let first_rows = parts.first().map_or(0, ColumnChunk::n_rows);
     let mut values = parts.into_iter().map(|part| part.values);
     let Some(mut first) = values.next() else {
         return Err(TabularError::Decode("no decoded parts".to_string()));
     };
+    // One allocation for the whole column, not one per doubling.
+    first.reserve(n_rows - first_rows, text_bytes - first.text_bytes());
     for later in values {
         first.append(later);
     }
