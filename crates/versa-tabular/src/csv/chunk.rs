@@ -152,12 +152,18 @@ impl<'a> Cursor<'a> {
 
     #[inline]
     fn skip_unquoted(&mut self) {
+        self.at = self.field_end(self.at);
+    }
+
+    /// Where unquoted text starting at `at` ends.
+    #[inline]
+    fn field_end(&self, at: usize) -> usize {
         let delimiter = self.delimiter;
-        let rest = &self.bytes[self.at..];
-        self.at += rest
+        let rest = &self.bytes[at..];
+        at + rest
             .iter()
             .position(|&b| b == delimiter || b == b'\n' || b == b'\r')
-            .unwrap_or(rest.len());
+            .unwrap_or(rest.len())
     }
 
     #[inline]
@@ -385,8 +391,10 @@ struct ColumnChunk {
     /// again from the text once the column's type is settled.
     values: Values,
     reread: usize,
-    /// Per row: whether the cell is present (and valid, for declared types).
+    /// Per row: whether the cell is present (and valid, for declared
+    /// types); left empty until the first missing cell.
     valid: Vec<bool>,
+    n_rows: usize,
     n_missing: usize,
     declared: Option<ColumnType>,
     /// Rows relative to the chunk.
@@ -411,7 +419,8 @@ impl ColumnChunk {
         ColumnChunk {
             values,
             reread: 0,
-            valid: Vec::with_capacity(capacity),
+            valid: Vec::new(),
+            n_rows: 0,
             n_missing: 0,
             declared,
             inference: Inference::default(),
@@ -421,14 +430,37 @@ impl ColumnChunk {
     }
 
     fn n_rows(&self) -> usize {
-        self.valid.len()
+        self.n_rows
+    }
+
+    #[inline]
+    fn push_present(&mut self) {
+        if self.n_missing > 0 {
+            self.valid.push(true);
+        }
+        self.n_rows += 1;
     }
 
     #[inline]
     fn push_missing(&mut self) {
+        if self.n_missing == 0 {
+            self.valid.reserve(self.values_capacity());
+            self.valid.resize(self.n_rows, true);
+        }
         self.valid.push(false);
         self.n_missing += 1;
+        self.n_rows += 1;
         self.values.push_default();
+    }
+
+    fn values_capacity(&self) -> usize {
+        match &self.values {
+            Values::Unknown => 0,
+            Values::Integer(values) => values.capacity(),
+            Values::Float(values) => values.capacity(),
+            Values::Boolean(values) => values.capacity(),
+            Values::Text { lengths, .. } => lengths.capacity(),
+        }
     }
 
     /// Reads the field at the cursor into this column; whether another
@@ -441,7 +473,7 @@ impl ColumnChunk {
                 if let Some((value, end, negative)) = fast_integer(cursor, at) {
                     self.negative_zero |= negative && value == 0;
                     values.push(value);
-                    self.valid.push(true);
+                    self.push_present();
                     cursor.at = end;
                     return Ok(cursor.end_field());
                 }
@@ -449,7 +481,26 @@ impl ColumnChunk {
             Values::Float(values) => {
                 if let Some((value, end)) = fast_float(cursor, at) {
                     values.push(value);
-                    self.valid.push(true);
+                    self.push_present();
+                    cursor.at = end;
+                    return Ok(cursor.end_field());
+                }
+            }
+            Values::Text { bytes, lengths } if cursor.bytes.get(at) != Some(&b'"') => {
+                // Unquoted text that needs no trimming and is no marker.
+                let end = cursor.field_end(at);
+                let cell = &cursor.bytes[at..end];
+                if let (Some(&first), Some(&last)) = (cell.first(), cell.last())
+                    && first > b' '
+                    && first < 0x80
+                    && last > b' '
+                    && last < 0x80
+                    && first != b'N'
+                    && first != b'n'
+                {
+                    bytes.extend_from_slice(cell);
+                    lengths.push(cell.len() as u32);
+                    self.push_present();
                     cursor.at = end;
                     return Ok(cursor.end_field());
                 }
@@ -468,7 +519,7 @@ impl ColumnChunk {
         };
         if self.declared.is_some() {
             if self.values.push_parsed(cell, value) {
-                self.valid.push(true);
+                self.push_present();
             } else {
                 if self.first_invalid.is_none() {
                     self.first_invalid = Some((row, String::from_utf8_lossy(cell).into_owned()));
@@ -484,7 +535,7 @@ impl ColumnChunk {
                     self.negative_zero |=
                         value.first() == Some(&b'-') && parse_integer(as_text(value)) == Some(0);
                 }
-                self.valid.push(true);
+                self.push_present();
                 return;
             }
             // Widen the type to one that takes this value, noting what it
@@ -880,7 +931,7 @@ fn join_column(parts: Vec<ColumnChunk>, n_rows: usize) -> Result<ArrayRef, Tabul
     let mut nulls = NullBufferBuilder::new(n_rows);
     for part in &parts {
         if part.n_missing == 0 {
-            nulls.append_n_non_nulls(part.valid.len());
+            nulls.append_n_non_nulls(part.n_rows);
         } else {
             nulls.append_slice(&part.valid);
         }
