@@ -141,7 +141,7 @@ fn decode_in_chunks(
         declared: &declared,
         chunk_bytes,
     };
-    let records = parse_records_in_chunks(&layout).map_err(|error| match error {
+    let mut records = parse_records_in_chunks(&layout).map_err(|error| match error {
         TabularError::InvalidUtf8 { byte_offset, .. } => invalid_utf8(byte_offset),
         other => other,
     })?;
@@ -190,7 +190,7 @@ fn decode_in_chunks(
             expected: types[column],
         });
     }
-    let lines = records.lines.clone();
+    let lines = std::mem::take(&mut records.lines);
     let columns = records.into_columns(&layout, &types)?;
     let schema = names
         .into_iter()

@@ -829,6 +829,7 @@ impl Records {
         layout: &Layout<'_>,
         types: &[ColumnType],
     ) -> Result<Vec<ArrayRef>, TabularError> {
+        let n_rows = self.chunks.iter().map(|chunk| chunk.lines.len()).sum();
         let chunks = parallel_map(self.chunks, |mut chunk| {
             settle(layout, &mut chunk, types);
             chunk
@@ -839,7 +840,6 @@ impl Records {
                 per_column[column].push(part);
             }
         }
-        let n_rows = self.lines.len();
         parallel_map(per_column, |parts| join_column(parts, n_rows))?
             .into_iter()
             .collect()
