@@ -123,13 +123,20 @@ fn migrator() -> Migrator {
     ])
 }
 
+/// Rows a connection's thread may queue before the reading task takes them.
+const ROW_BUFFER_ROWS: usize = 4096;
+
 pub(crate) async fn open(path: &Path) -> Result<SqlitePool> {
     let location = path.display().to_string();
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
         .foreign_keys(true)
-        .busy_timeout(BUSY_TIMEOUT);
+        .busy_timeout(BUSY_TIMEOUT)
+        // sqlx runs each SQLite connection on its own thread and hands rows
+        // over a channel; with its default of 50 rows, reading a page of runs
+        // (thousands of params and metrics) stalled on that hand-off.
+        .row_buffer_size(ROW_BUFFER_ROWS);
     let pool = SqlitePoolOptions::new()
         .max_connections(4)
         .connect_with(options)
