@@ -2,17 +2,22 @@
 //! Lines under `<dir>/<model>/<yyyy-mm-dd>.jsonl` (UTC day), one record per
 //! row, for `versa monitor`.
 //!
-//! Requests never wait on the disk: [`PredictionLog::record`] hands a batch
-//! to a bounded channel with `try_send`, and a dedicated writer thread
-//! appends it. When the channel is full the batch is dropped and counted
+//! Requests never wait on the disk, nor wake anything: [`PredictionLog::record`]
+//! hands a batch to a bounded channel with `try_send`, and a dedicated writer
+//! thread wakes every [`FLUSH_INTERVAL`] to append everything queued. (An
+//! earlier writer blocked on the channel, so every logged request woke it —
+//! a thread switch per request, which on a busy core showed up in the tail
+//! latency; draining only every 50 ms made each drain a multi-millisecond
+//! burst on that core, so the interval is short.) When the channel is full the batch is dropped and counted
 //! (`versa_prediction_log_dropped_total` in `/metrics`).
 //!
-//! Durability: the writer flushes its buffers to the OS whenever the channel
-//! runs empty, and `fsync`s every open file at most once per
-//! [`SYNC_INTERVAL`] and when the server stops. A process crash therefore loses
-//! only records still queued in the channel; a machine crash also loses up to
-//! one `SYNC_INTERVAL` of appended lines. A torn last line is possible after a
-//! machine crash; readers skip lines that do not parse.
+//! Durability: after each drain the writer flushes its buffers to the OS, and
+//! it `fsync`s every open file at most once per [`SYNC_INTERVAL`]. Dropping the
+//! [`PredictionLog`] (the server stopping) closes the channel and waits for the
+//! writer's last drain, flush and `fsync`. A process crash therefore loses the
+//! records queued since the last drain (up to one `FLUSH_INTERVAL`); a machine
+//! crash also loses up to one `SYNC_INTERVAL` of appended lines. A torn last
+//! line is possible after a machine crash; readers skip lines that do not parse.
 //!
 //! Sampling is per request (all rows of a sampled request are logged, and a
 //! shadow's rows follow its request's decision so primary and shadow answers
@@ -27,7 +32,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -36,8 +41,11 @@ use versa_pipeline::bundle::Prediction;
 
 /// How often appended lines are forced to disk.
 pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
-/// Batches (one per request) that may wait for the writer before new ones are dropped.
-const CHANNEL_BATCHES: usize = 4096;
+/// How often the writer wakes to append what requests queued.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(5);
+/// Batches (one per request) that may wait for the writer before new ones
+/// are dropped: many drain intervals' worth even at 100,000 requests/s.
+const CHANNEL_BATCHES: usize = 16_384;
 /// Version of the record layout, written in every record.
 pub const RECORD_FORMAT_VERSION: u32 = 1;
 
@@ -90,7 +98,10 @@ pub struct PredictionLogConfig {
 
 /// The handle requests use; the writer thread owns the files.
 pub struct PredictionLog {
-    sender: SyncSender<Vec<PredictionRecord>>,
+    /// `None` once dropping has begun.
+    sender: Option<SyncSender<Vec<PredictionRecord>>>,
+    /// Joined on drop, so the last records reach the disk.
+    writer: Option<std::thread::JoinHandle<()>>,
     sample_rate: f64,
     requests_seen: AtomicU64,
     dropped_records: AtomicU64,
@@ -102,7 +113,7 @@ impl PredictionLog {
         std::fs::create_dir_all(&config.dir)?;
         let (sender, receiver) = sync_channel(CHANNEL_BATCHES);
         let dir = config.dir.clone();
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("versa-prediction-log".into())
             .spawn(move || write_loop(&dir, &receiver))?;
         let sample_rate = if config.sample_rate.is_nan() {
@@ -111,7 +122,8 @@ impl PredictionLog {
             config.sample_rate.clamp(0.0, 1.0)
         };
         Ok(PredictionLog {
-            sender,
+            sender: Some(sender),
+            writer: Some(writer),
             sample_rate,
             requests_seen: AtomicU64::new(0),
             dropped_records: AtomicU64::new(0),
@@ -130,7 +142,11 @@ impl PredictionLog {
     /// Queues one request's records; never blocks. Dropped records are counted.
     pub fn record(&self, records: Vec<PredictionRecord>) {
         let n_records = records.len() as u64;
-        match self.sender.try_send(records) {
+        let sent = match &self.sender {
+            Some(sender) => sender.try_send(records),
+            None => Err(TrySendError::Disconnected(records)),
+        };
+        match sent {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.dropped_records.fetch_add(n_records, Ordering::Relaxed);
@@ -141,6 +157,18 @@ impl PredictionLog {
     /// Records dropped because the writer fell behind (or stopped).
     pub fn dropped(&self) -> u64 {
         self.dropped_records.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for PredictionLog {
+    /// Closes the channel and waits for the writer's last drain and `fsync`.
+    fn drop(&mut self) {
+        drop(self.sender.take());
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+        {
+            tracing::error!("the prediction log writer panicked; its last records may be lost");
+        }
     }
 }
 
@@ -177,22 +205,19 @@ fn write_loop(dir: &Path, receiver: &Receiver<Vec<PredictionRecord>>) {
     let mut files: HashMap<PathBuf, BufWriter<File>> = HashMap::new();
     let mut last_sync = Instant::now();
     loop {
-        match receiver.recv_timeout(SYNC_INTERVAL) {
-            Ok(batch) => {
-                append(dir, &mut files, batch);
-                // Drain what is already queued before flushing, so a burst
-                // costs one flush, not one per request.
-                while let Ok(batch) = receiver.try_recv() {
-                    append(dir, &mut files, batch);
-                }
-                flush(&mut files);
+        // Sleep rather than wait on the channel: a sender never wakes us.
+        std::thread::sleep(FLUSH_INTERVAL);
+        let closed = loop {
+            match receiver.try_recv() {
+                Ok(batch) => append(dir, &mut files, batch),
+                Err(TryRecvError::Empty) => break false,
+                Err(TryRecvError::Disconnected) => break true,
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                flush(&mut files);
-                sync(&mut files);
-                return;
-            }
+        };
+        flush(&mut files);
+        if closed {
+            sync(&mut files);
+            return;
         }
         if last_sync.elapsed() >= SYNC_INTERVAL {
             sync(&mut files);
