@@ -15,7 +15,8 @@
 //! it `fsync`s every open file at most once per [`SYNC_INTERVAL`]. Dropping the
 //! [`PredictionLog`] (the server stopping) closes the channel and waits for the
 //! writer's last drain, flush and `fsync`. A process crash therefore loses the
-//! records queued since the last drain (up to one `FLUSH_INTERVAL`); a machine
+//! records queued since the last drain (up to one `FLUSH_INTERVAL` under load,
+//! [`IDLE_FLUSH_INTERVAL`] after a quiet spell); a machine
 //! crash also loses up to one `SYNC_INTERVAL` of appended lines. A torn last
 //! line is possible after a machine crash; readers skip lines that do not parse.
 //!
@@ -43,6 +44,9 @@ use versa_pipeline::bundle::Prediction;
 pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the writer wakes to append what requests queued.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(5);
+/// The longest the writer sleeps once requests stop (it doubles its pause
+/// from [`FLUSH_INTERVAL`] while it finds nothing).
+pub const IDLE_FLUSH_INTERVAL: Duration = Duration::from_millis(160);
 /// Batches (one per request) that may wait for the writer before new ones
 /// are dropped: many drain intervals' worth even at 100,000 requests/s.
 const CHANNEL_BATCHES: usize = 16_384;
@@ -204,15 +208,27 @@ pub(crate) fn records(
 fn write_loop(dir: &Path, receiver: &Receiver<Vec<PredictionRecord>>) {
     let mut files: HashMap<PathBuf, BufWriter<File>> = HashMap::new();
     let mut last_sync = Instant::now();
+    let mut pause = FLUSH_INTERVAL;
     loop {
         // Sleep rather than wait on the channel: a sender never wakes us.
-        std::thread::sleep(FLUSH_INTERVAL);
+        std::thread::sleep(pause);
+        let mut n_batches = 0usize;
         let closed = loop {
             match receiver.try_recv() {
-                Ok(batch) => append(dir, &mut files, batch),
+                Ok(batch) => {
+                    n_batches += 1;
+                    append(dir, &mut files, batch);
+                }
                 Err(TryRecvError::Empty) => break false,
                 Err(TryRecvError::Disconnected) => break true,
             }
+        };
+        // An idle server backs off, so it does not wake 200 times a second
+        // on a core that another process may be busy on.
+        pause = if n_batches == 0 {
+            (pause * 2).min(IDLE_FLUSH_INTERVAL)
+        } else {
+            FLUSH_INTERVAL
         };
         flush(&mut files);
         if closed {
