@@ -67,7 +67,49 @@ async fn quickstart_runs_the_whole_scenario_and_serve_answers_the_same() {
     let dir = temp.path().join("qs");
     let report = quickstart(&dir, 42);
 
-    // The pipeline's stages, with shapes: 1000 × 10 raw, 12 columns after
+    // The scenario's seven stages, each with its shapes and the pipeline
+    // stage it comes from.
+    let shape = |rows: u64, columns: u64| serde_json::json!({"rows": rows, "columns": columns});
+    let seven = report["stages"].as_array().unwrap();
+    let names: Vec<&str> = seven.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "Data Collection",
+            "Data Preprocessing",
+            "Feature Engineering",
+            "Model Training v1",
+            "Model Training v2",
+            "Model Evaluation",
+            "Model Deployment"
+        ]
+    );
+    let from: Vec<&str> = seven
+        .iter()
+        .map(|s| s["pipeline_stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        from,
+        [
+            "data", "prepare", "prepare", "train.v1", "train.v2", "evaluate", "deploy"
+        ]
+    );
+    assert_eq!(seven[0]["output_shape"], shape(1000, 10));
+    assert_eq!(seven[1]["output_shape"], shape(1000, 10));
+    assert_eq!(seven[2]["input_shape"], shape(1000, 10));
+    assert_eq!(seven[2]["output_shape"], shape(1000, 12));
+    assert_eq!(seven[3]["input_shape"], shape(800, 12));
+    assert_eq!(seven[5]["input_shape"], shape(200, 12));
+    assert!(
+        seven[6]["output"]
+            .as_str()
+            .unwrap()
+            .contains("answered by churn v2"),
+        "{}",
+        seven[6]
+    );
+
+    // The pipeline's own stages, with shapes: 1000 × 10 raw, 12 columns after
     // feature engineering, 200 test rows.
     let run = &report["run"];
     let stages = run["stages"].as_array().unwrap();
@@ -78,7 +120,6 @@ async fn quickstart_runs_the_whole_scenario_and_serve_answers_the_same() {
             "data", "prepare", "train.v1", "train.v2", "evaluate", "deploy"
         ]
     );
-    let shape = |rows: u64, columns: u64| serde_json::json!({"rows": rows, "columns": columns});
     assert_eq!(stages[0]["output_shape"], shape(1000, 10));
     assert_eq!(stages[1]["input_shape"], shape(1000, 10));
     assert_eq!(stages[1]["output_shape"], shape(1000, 12));

@@ -12,9 +12,9 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use versa_catalog::Catalog;
 use versa_core::RunId;
-use versa_pipeline::run::{RunReport, run_pipeline};
+use versa_pipeline::run::{RunReport, StageRun, run_pipeline};
 use versa_pipeline::spec::PipelineSpec;
-use versa_pipeline::{NoopObserver, Observer, Workspace};
+use versa_pipeline::{NoopObserver, Observer, Shape, Workspace};
 use versa_server::{PredictResponse, ServerState};
 use versa_tabular::csv::{CsvOptions, read_csv};
 use versa_tabular::split::{SplitFractions, encode_labels, stratified_split};
@@ -23,8 +23,9 @@ use crate::Global;
 use crate::render::{self, TerminalObserver, num};
 use crate::rows::table_row;
 
-/// Version of the `--json` document. 2: the pipeline's run report under
-/// `run`, per-epoch traces under `versions`.
+/// Version of the `--json` document. 2: the scenario's seven stages under
+/// `stages`, the pipeline's run report under `run`, per-epoch traces under
+/// `versions`.
 const OUTPUT_FORMAT: u32 = 2;
 
 #[derive(Debug, clap::Args)]
@@ -65,6 +66,22 @@ struct VersionTrace {
     epochs: Vec<EpochRow>,
 }
 
+/// One row of the scenario's "Data Flow" table: a view of the pipeline run,
+/// naming the pipeline stage it comes from.
+#[derive(Debug, Serialize)]
+struct ScenarioStage {
+    number: usize,
+    name: String,
+    pipeline_stage: String,
+    input: String,
+    operation: String,
+    output: String,
+    input_shape: Option<Shape>,
+    output_shape: Option<Shape>,
+    cached: bool,
+    duration_ms: f64,
+}
+
 #[derive(Debug, Serialize)]
 struct Output<'a> {
     format_version: u32,
@@ -72,6 +89,7 @@ struct Output<'a> {
     workspace: &'a Path,
     spec_file: &'a Path,
     data_file: &'a Path,
+    stages: &'a [ScenarioStage],
     run: &'a RunReport,
     versions: &'a [VersionTrace],
     prediction: &'a ServedPrediction,
@@ -110,6 +128,7 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
     let versions = traces(&workspace.catalog, &report).await?;
     let data_file = spec_dir.join(&spec.data.path);
     let prediction = serve_one_prediction(workspace, &spec, &data_file).await?;
+    let stages = scenario_stages(&spec, &report, &prediction);
     if global.json {
         return super::print_json(&Output {
             format_version: OUTPUT_FORMAT,
@@ -117,12 +136,13 @@ pub(crate) async fn run(global: &Global, args: Args) -> Result<()> {
             workspace: &root,
             spec_file: &spec_file,
             data_file: &data_file,
+            stages: &stages,
             run: &report,
             versions: &versions,
             prediction: &prediction,
         });
     }
-    print_summary(&root, &report, &prediction);
+    print_summary(&root, &stages, &report, &prediction);
     Ok(())
 }
 
@@ -266,9 +286,182 @@ async fn serve_one_prediction(
     })
 }
 
-fn print_summary(root: &Path, report: &RunReport, prediction: &ServedPrediction) {
-    println!();
-    super::run::print_report(report);
+/// The run seen as the scenario's seven stages: `prepare` is both
+/// preprocessing and feature engineering (one fitted transform), and
+/// deployment includes the live prediction.
+fn scenario_stages(
+    spec: &PipelineSpec,
+    report: &RunReport,
+    prediction: &ServedPrediction,
+) -> Vec<ScenarioStage> {
+    let find = |name: &str| report.stages.iter().find(|s| s.name == name);
+    let mut out: Vec<ScenarioStage> = Vec::new();
+    let mut push = |name: String,
+                    stage: &StageRun,
+                    input_shape,
+                    output_shape,
+                    operation: String,
+                    output: String,
+                    duration_ms| {
+        out.push(ScenarioStage {
+            number: out.len() + 1,
+            name,
+            pipeline_stage: stage.name.clone(),
+            input: stage.input.clone(),
+            operation,
+            output,
+            input_shape,
+            output_shape,
+            cached: stage.cached,
+            duration_ms,
+        });
+    };
+    let prepared = &report.prepare;
+    let raw = Shape {
+        rows: report.data.n_rows,
+        columns: report.data.n_columns - 1,
+    };
+    let engineered = Shape {
+        rows: report.data.n_rows,
+        columns: prepared.n_engineered_columns,
+    };
+    if let Some(data) = find("data") {
+        push(
+            "Data Collection".into(),
+            data,
+            Some(raw),
+            Some(raw),
+            data.operation.clone(),
+            data.output.clone(),
+            data.duration_ms,
+        );
+    }
+    if let Some(prepare) = find("prepare") {
+        push(
+            "Data Preprocessing".into(),
+            prepare,
+            Some(raw),
+            Some(raw),
+            format!(
+                "split {}/{}/{} (train/validation/test, stratified, seed {}); fit imputation and scaling on the training rows",
+                prepared.train, prepared.validation, prepared.test, spec.split.seed
+            ),
+            format!(
+                "{raw}: missing values filled, numbers normalised · transform {}",
+                prepared.transform_digest.short()
+            ),
+            prepare.duration_ms,
+        );
+        let features: Vec<String> = spec
+            .transform
+            .features
+            .iter()
+            .map(|f| format!("{} = {}", f.name, f.expression))
+            .collect();
+        push(
+            "Feature Engineering".into(),
+            prepare,
+            Some(raw),
+            Some(engineered),
+            format!(
+                "derive {} (fitted with preprocessing, one transform)",
+                features.join("; ")
+            ),
+            format!(
+                "{engineered} → {} model inputs after encoding",
+                prepared.n_features
+            ),
+            0.0,
+        );
+    }
+    for variant in &report.variants {
+        if let Some(train) = find(&format!("train.{}", variant.variant)) {
+            push(
+                format!("Model Training {}", variant.variant),
+                train,
+                train.input_shape,
+                None,
+                train.operation.clone(),
+                train.output.clone(),
+                train.duration_ms,
+            );
+        }
+    }
+    if let Some(evaluate) = find("evaluate") {
+        push(
+            "Model Evaluation".into(),
+            evaluate,
+            evaluate.input_shape,
+            None,
+            evaluate.operation.clone(),
+            evaluate.output.clone(),
+            evaluate.duration_ms,
+        );
+    }
+    if let Some(deploy) = find("deploy") {
+        let answer = &prediction.response;
+        push(
+            "Model Deployment".into(),
+            deploy,
+            None,
+            None,
+            format!("{}; serve live predictions over HTTP", deploy.operation),
+            format!(
+                "{} · live: {} answered by {} v{}",
+                deploy.output,
+                answer.predictions.first().map_or("-", |p| p.label.as_str()),
+                answer.model,
+                answer.version
+            ),
+            deploy.duration_ms,
+        );
+    }
+    out
+}
+
+fn print_summary(
+    root: &Path,
+    stages: &[ScenarioStage],
+    report: &RunReport,
+    prediction: &ServedPrediction,
+) {
+    println!("\nData Flow — {} stages", stages.len());
+    let mut flow = render::table(&[
+        "#",
+        "stage",
+        "pipeline stage",
+        "input",
+        "operation",
+        "output",
+        "time",
+    ]);
+    for stage in stages {
+        flow.add_row(vec![
+            num(stage.number),
+            comfy_table::Cell::new(&stage.name),
+            comfy_table::Cell::new(&stage.pipeline_stage),
+            comfy_table::Cell::new(
+                stage
+                    .input_shape
+                    .map_or_else(|| stage.input.clone(), |s| s.to_string()),
+            ),
+            comfy_table::Cell::new(&stage.operation),
+            comfy_table::Cell::new(&stage.output),
+            num(if stage.cached {
+                "cached".to_string()
+            } else {
+                render::duration(stage.duration_ms)
+            }),
+        ]);
+    }
+    println!("{flow}");
+    let n_cached = report.stages.iter().filter(|s| s.cached).count();
+    println!(
+        "{n_cached} of {} pipeline stages cached · comparison report {} (markdown), {} (json)",
+        report.stages.len(),
+        report.evaluation.report_markdown,
+        report.evaluation.report_json
+    );
 
     let evaluation = &report.evaluation;
     println!(
