@@ -102,24 +102,22 @@ impl ModelBundle {
         })
     }
 
-    /// Validates, transforms and predicts one raw row (field name → JSON value).
+    /// Validates, transforms and predicts one raw row (field name → JSON
+    /// value): [`ModelBundle::predict_rows`] on that row alone.
     pub fn predict_row(
         &self,
         row: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<Prediction, RowError> {
-        let features = self.transform.transform_json_row(row)?;
-        let mut scratch = RowScratch::new(&self.model);
-        let mut probabilities = vec![0.0f32; self.manifest.class_labels.len()];
-        self.model
-            .predict_proba_row(&features, &mut scratch, &mut probabilities);
-        Ok(self.prediction(&probabilities))
+        self.predict_rows(std::iter::once(row))
+            .pop()
+            .expect("predict_rows answers one result per row")
     }
 
     /// Validates, transforms and predicts every raw row; one result per row,
     /// in order, so a bad row fails only itself.
     ///
-    /// Each row goes through the same plain loops as
-    /// [`ModelBundle::predict_row`] (one scratch buffer reused across rows),
+    /// Each row goes through plain loops over the weights (one scratch buffer
+    /// reused across rows; [`ModelBundle::predict_row`] is this on one row),
     /// never a batch GEMM: a row's answer is then bit-identical whichever
     /// path asked — `versa predict`, a server request alone, or a request
     /// batched with others — and for one row the loops are several times
