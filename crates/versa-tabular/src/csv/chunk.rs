@@ -18,6 +18,13 @@
 //! converted, or re-read from their text when the values already parsed
 //! cannot be (e.g. numbers that turn out to be text).
 //!
+//! Numbers and booleans are parsed straight into their column's final
+//! buffer: before parsing, each chunk's line breaks are counted, which
+//! bounds its records, and each chunk gets a window of that many rows in
+//! every column's slots. Chunks then fill their windows in parallel and the
+//! finished column is the buffer itself (closed up only where a window had
+//! room to spare, e.g. blank lines), not a copy joined from parts.
+//!
 //! This module knows the record syntax and the value rules; it knows
 //! nothing of headers, delimiter detection or type overrides by name.
 
@@ -26,7 +33,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow_array::builder::{BooleanBufferBuilder, NullBufferBuilder, OffsetBufferBuilder};
-use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, UInt64Array,
+};
+use arrow_schema::DataType;
 use versa_core::ColumnType;
 
 use super::{
@@ -280,13 +290,17 @@ fn fast_float(cursor: &Cursor<'_>, at: usize) -> Option<(f64, usize)> {
 }
 
 /// A column's values within one chunk, in its current (speculative or
-/// declared) type.
+/// declared) type. Numbers and booleans are written straight into the
+/// column's slots (one `u64` per row: the i64, the f64's bit pattern, or 0
+/// and 1), a buffer shared by all chunks of the column in which each chunk
+/// owns a window, so that the finished column needs no joining copy. Text is
+/// kept per chunk.
 enum Values {
-    /// Only missing cells so far.
+    /// Only missing cells so far (their slots hold 0).
     Unknown,
-    Integer(Vec<i64>),
-    Float(Vec<f64>),
-    Boolean(Vec<bool>),
+    Integer,
+    Float,
+    Boolean,
     Text {
         bytes: Vec<u8>,
         lengths: Vec<u32>,
@@ -296,9 +310,9 @@ enum Values {
 impl Values {
     fn empty(column_type: ColumnType) -> Values {
         match column_type {
-            ColumnType::Integer => Values::Integer(Vec::new()),
-            ColumnType::Float => Values::Float(Vec::new()),
-            ColumnType::Boolean => Values::Boolean(Vec::new()),
+            ColumnType::Integer => Values::Integer,
+            ColumnType::Float => Values::Float,
+            ColumnType::Boolean => Values::Boolean,
             ColumnType::Categorical => Values::Text {
                 bytes: Vec::new(),
                 lengths: Vec::new(),
@@ -309,31 +323,30 @@ impl Values {
     fn column_type(&self) -> Option<ColumnType> {
         match self {
             Values::Unknown => None,
-            Values::Integer(_) => Some(ColumnType::Integer),
-            Values::Float(_) => Some(ColumnType::Float),
-            Values::Boolean(_) => Some(ColumnType::Boolean),
+            Values::Integer => Some(ColumnType::Integer),
+            Values::Float => Some(ColumnType::Float),
+            Values::Boolean => Some(ColumnType::Boolean),
             Values::Text { .. } => Some(ColumnType::Categorical),
         }
     }
 
+    /// Stores a missing cell's placeholder at `row` (0 in every slot type:
+    /// `0`, `0.0` and `false` alike), or appends an empty text.
     #[inline]
-    fn push_default(&mut self) {
+    fn push_default(&mut self, slots: &mut [u64], row: usize) {
         match self {
-            Values::Unknown => {}
-            Values::Integer(values) => values.push(0),
-            Values::Float(values) => values.push(0.0),
-            Values::Boolean(values) => values.push(false),
             Values::Text { lengths, .. } => lengths.push(0),
+            _ => slots[row] = 0,
         }
     }
 
-    /// Parses a present cell as this type; false when it is not one.
-    fn push_parsed(&mut self, cell: &[u8], value: &[u8]) -> bool {
+    /// Parses a present cell as this type into `row`; false when it is not one.
+    fn push_parsed(&mut self, slots: &mut [u64], row: usize, cell: &[u8], value: &[u8]) -> bool {
         match self {
             Values::Unknown => None,
-            Values::Integer(values) => parse_integer(as_text(value)).map(|v| values.push(v)),
-            Values::Float(values) => parse_float(as_text(value)).map(|v| values.push(v)),
-            Values::Boolean(values) => parse_boolean(as_text(value)).map(|v| values.push(v)),
+            Values::Integer => parse_integer(as_text(value)).map(|v| slots[row] = v as u64),
+            Values::Float => parse_float(as_text(value)).map(|v| slots[row] = v.to_bits()),
+            Values::Boolean => parse_boolean(as_text(value)).map(|v| slots[row] = u64::from(v)),
             Values::Text { bytes, lengths } => {
                 bytes.extend_from_slice(cell);
                 lengths.push(cell.len() as u32);
@@ -345,15 +358,9 @@ impl Values {
 
     /// Makes room for `rows` more rows of `bytes` more text.
     fn reserve(&mut self, rows: usize, text_bytes: usize) {
-        match self {
-            Values::Unknown => {}
-            Values::Integer(values) => values.reserve_exact(rows),
-            Values::Float(values) => values.reserve_exact(rows),
-            Values::Boolean(values) => values.reserve_exact(rows),
-            Values::Text { bytes, lengths } => {
-                bytes.reserve_exact(text_bytes);
-                lengths.reserve_exact(rows);
-            }
+        if let Values::Text { bytes, lengths } = self {
+            bytes.reserve_exact(text_bytes);
+            lengths.reserve_exact(rows);
         }
     }
 
@@ -364,31 +371,38 @@ impl Values {
         }
     }
 
-    /// Appends `later`, which must hold the same type.
+    /// Appends `later`'s text, when both are text.
     fn append(&mut self, later: Values) {
-        match (self, later) {
-            (Values::Integer(values), Values::Integer(later)) => values.extend(later),
-            (Values::Float(values), Values::Float(later)) => values.extend(later),
-            (Values::Boolean(values), Values::Boolean(later)) => values.extend(later),
-            (
-                Values::Text { bytes, lengths },
-                Values::Text {
-                    bytes: later_bytes,
-                    lengths: later_lengths,
-                },
-            ) => {
-                bytes.extend(later_bytes);
-                lengths.extend(later_lengths);
-            }
-            _ => {}
+        if let (
+            Values::Text { bytes, lengths },
+            Values::Text {
+                bytes: later_bytes,
+                lengths: later_lengths,
+            },
+        ) = (self, later)
+        {
+            bytes.extend(later_bytes);
+            lengths.extend(later_lengths);
         }
     }
 }
 
+/// Rewrites integer slots as the floats they convert to.
+fn integers_to_floats(slots: &mut [u64]) {
+    for slot in slots {
+        *slot = (*slot as i64 as f64).to_bits();
+    }
+}
+
+/// Text bytes per row reserved up front for a text column of a chunk:
+/// growing by doubling copies, and room never written costs no memory.
+const TEXT_BYTES_GUESS: usize = 16;
+
 /// One column of one chunk.
 struct ColumnChunk {
-    /// The values of rows `reread..`; rows before `reread` are to be read
-    /// again from the text once the column's type is settled.
+    /// The values of rows `reread..` (in the chunk's window of the column's
+    /// slots, or as text); rows before `reread` are to be read again from
+    /// the text once the column's type is settled.
     values: Values,
     reread: usize,
     /// Per row: whether the cell is present (and valid, for declared
@@ -409,12 +423,9 @@ struct ColumnChunk {
 impl ColumnChunk {
     fn new(declared: Option<ColumnType>, capacity: usize) -> ColumnChunk {
         let mut values = declared.map_or(Values::Unknown, Values::empty);
-        match &mut values {
-            Values::Integer(v) => v.reserve(capacity),
-            Values::Float(v) => v.reserve(capacity),
-            Values::Boolean(v) => v.reserve(capacity),
-            Values::Text { lengths, .. } => lengths.reserve(capacity),
-            Values::Unknown => {}
+        if let Values::Text { bytes, lengths } = &mut values {
+            *bytes = Vec::with_capacity(capacity * TEXT_BYTES_GUESS);
+            lengths.reserve(capacity);
         }
         ColumnChunk {
             values,
@@ -442,45 +453,40 @@ impl ColumnChunk {
     }
 
     #[inline]
-    fn push_missing(&mut self) {
+    fn push_missing(&mut self, slots: &mut [u64]) {
         if self.n_missing == 0 {
-            self.valid.reserve(self.values_capacity());
+            self.valid.reserve(slots.len());
             self.valid.resize(self.n_rows, true);
         }
         self.valid.push(false);
         self.n_missing += 1;
+        self.values.push_default(slots, self.n_rows);
         self.n_rows += 1;
-        self.values.push_default();
-    }
-
-    fn values_capacity(&self) -> usize {
-        match &self.values {
-            Values::Unknown => 0,
-            Values::Integer(values) => values.capacity(),
-            Values::Float(values) => values.capacity(),
-            Values::Boolean(values) => values.capacity(),
-            Values::Text { lengths, .. } => lengths.capacity(),
-        }
     }
 
     /// Reads the field at the cursor into this column; whether another
     /// field of the same record follows.
     #[inline]
-    fn read(&mut self, cursor: &mut Cursor<'_>, row: usize) -> Result<bool, TabularError> {
+    fn read(
+        &mut self,
+        slots: &mut [u64],
+        cursor: &mut Cursor<'_>,
+        row: usize,
+    ) -> Result<bool, TabularError> {
         let at = cursor.at;
         match &mut self.values {
-            Values::Integer(values) => {
+            Values::Integer => {
                 if let Some((value, end, negative)) = fast_integer(cursor, at) {
                     self.negative_zero |= negative && value == 0;
-                    values.push(value);
+                    slots[self.n_rows] = value as u64;
                     self.push_present();
                     cursor.at = end;
                     return Ok(cursor.end_field());
                 }
             }
-            Values::Float(values) => {
+            Values::Float => {
                 if let Some((value, end)) = fast_float(cursor, at) {
-                    values.push(value);
+                    slots[self.n_rows] = value.to_bits();
                     self.push_present();
                     cursor.at = end;
                     return Ok(cursor.end_field());
@@ -508,30 +514,30 @@ impl ColumnChunk {
             _ => {}
         }
         let (field, more) = cursor.field()?;
-        self.push_cell(cursor.cell(&field), row);
+        self.push_cell(slots, cursor.cell(&field), row);
         Ok(more)
     }
 
-    fn push_cell(&mut self, cell: &[u8], row: usize) {
+    fn push_cell(&mut self, slots: &mut [u64], cell: &[u8], row: usize) {
         let Some(value) = present_bytes(cell) else {
-            self.push_missing();
+            self.push_missing(slots);
             return;
         };
         if self.declared.is_some() {
-            if self.values.push_parsed(cell, value) {
+            if self.values.push_parsed(slots, self.n_rows, cell, value) {
                 self.push_present();
             } else {
                 if self.first_invalid.is_none() {
                     self.first_invalid = Some((row, String::from_utf8_lossy(cell).into_owned()));
                 }
-                self.push_missing();
+                self.push_missing(slots);
             }
             return;
         }
         let noted = |value: &[u8]| Some((row, String::from_utf8_lossy(value).into_owned()));
         loop {
-            if self.values.push_parsed(cell, value) {
-                if let Values::Integer(_) = self.values {
+            if self.values.push_parsed(slots, self.n_rows, cell, value) {
+                if let Values::Integer = self.values {
                     self.negative_zero |=
                         value.first() == Some(&b'-') && parse_integer(as_text(value)) == Some(0);
                 }
@@ -556,24 +562,34 @@ impl ColumnChunk {
                 inference.not_boolean = noted(value);
             }
             let n_rows = self.n_rows();
+            // The missing cells read so far hold 0 in their slots, which is
+            // the placeholder of every slot type.
             let widened = match (&self.values, is_integer, is_float, is_boolean) {
-                (Values::Unknown, true, ..) => Values::Integer(vec![0; n_rows]),
-                (Values::Unknown, false, true, _) => Values::Float(vec![0.0; n_rows]),
-                (Values::Unknown, false, false, true) => Values::Boolean(vec![false; n_rows]),
-                (Values::Unknown, ..) => Values::Text {
-                    bytes: Vec::new(),
-                    lengths: vec![0; n_rows],
-                },
-                (Values::Integer(values), _, true, _) if !self.negative_zero => {
-                    Values::Float(values.iter().map(|&v| v as f64).collect())
+                (Values::Unknown, true, ..) => Values::Integer,
+                (Values::Unknown, false, true, _) => Values::Float,
+                (Values::Unknown, false, false, true) => Values::Boolean,
+                (Values::Unknown, ..) => {
+                    let mut lengths = Vec::with_capacity(slots.len());
+                    lengths.resize(n_rows, 0);
+                    Values::Text {
+                        bytes: Vec::with_capacity(slots.len() * TEXT_BYTES_GUESS),
+                        lengths,
+                    }
                 }
-                (Values::Integer(_), _, true, _) => {
+                (Values::Integer, _, true, _) if !self.negative_zero => {
+                    integers_to_floats(&mut slots[..n_rows]);
+                    Values::Float
+                }
+                (Values::Integer, _, true, _) => {
                     self.reread = n_rows;
-                    Values::Float(Vec::new())
+                    Values::Float
                 }
                 _ => {
                     self.reread = n_rows;
-                    Values::empty(ColumnType::Categorical)
+                    Values::Text {
+                        bytes: Vec::with_capacity(slots.len() * TEXT_BYTES_GUESS),
+                        lengths: Vec::with_capacity(slots.len()),
+                    }
                 }
             };
             self.values = widened;
@@ -586,6 +602,8 @@ struct ChunkOutput {
     start: usize,
     /// Where the parse stopped: the start of the next record, or the end.
     stop: usize,
+    /// The chunk's window of every column's slots: `(first slot, slots)`.
+    window: (usize, usize),
     /// Line breaks consumed between `start` and `stop`.
     n_lines: usize,
     /// Per record, the line it starts on, relative to the chunk's first line.
@@ -595,8 +613,6 @@ struct ChunkOutput {
     first_ragged: Option<RecordShape>,
     /// A structural error (relative line): only an unclosed quote.
     error: Option<TabularError>,
-    /// The offset of the first byte of `start..end` that is not UTF-8.
-    invalid_utf8: Option<usize>,
 }
 
 /// What to decode: the data records and their columns.
@@ -616,6 +632,8 @@ pub(super) struct Layout<'a> {
 /// The data records, parsed and checked for structure.
 pub(super) struct Records {
     chunks: Vec<ChunkOutput>,
+    /// Per column, the slots of every chunk's window (see [`Values`]).
+    slots: Vec<Vec<u64>>,
     /// Per record, its 1-based line.
     pub(super) lines: Vec<usize>,
     pub(super) first_ragged: Option<RecordShape>,
@@ -623,26 +641,66 @@ pub(super) struct Records {
     pub(super) inference: Vec<Inference>,
 }
 
-fn parse_chunk(layout: &Layout<'_>, start: usize, end: usize, validate: bool) -> ChunkOutput {
-    let n_columns = layout.declared.len();
+/// What a quick look at one chunk's bytes found before it is parsed.
+struct Scan {
+    /// The offset of the first byte that is not UTF-8, when validated.
+    invalid_utf8: Option<usize>,
+    /// At most this many records start in the chunk: its window's size.
+    max_records: usize,
+}
+
+fn scan(bytes: &[u8], start: usize, end: usize, validate: bool) -> Scan {
+    let range = &bytes[start..end];
     let invalid_utf8 = if validate {
-        std::str::from_utf8(&layout.bytes[start..end])
+        std::str::from_utf8(range)
             .err()
             .map(|error| start + error.valid_up_to())
     } else {
         None
     };
-    // Capacity for records of about the first line's length, with room to
-    // spare: capacity never touched costs no memory, growing copies it all.
-    let first_line = layout.bytes[start..end]
-        .iter()
-        .position(|&b| b == b'\n')
-        .unwrap_or(end - start)
-        + 1;
-    let capacity = (end - start) / first_line * 3 / 2 + 16;
+    Scan {
+        invalid_utf8,
+        max_records: max_records(range),
+    }
+}
+
+/// An upper bound on the records that start in `range`: every record but
+/// the first starts after the line break (`\n`, `\r\n` or a lone `\r`, each
+/// counted once) that ended the one before it, and a range ending in a line
+/// break has no record starting after that last break.
+fn max_records(range: &[u8]) -> usize {
+    let (mut line_feeds, mut returns) = (0usize, 0usize);
+    // Byte-wide counters per block keep the loop vectorized.
+    for block in range.chunks(255) {
+        let (mut lf, mut cr) = (0u8, 0u8);
+        for &byte in block {
+            lf += u8::from(byte == b'\n');
+            cr += u8::from(byte == b'\r');
+        }
+        line_feeds += usize::from(lf);
+        returns += usize::from(cr);
+    }
+    let pairs = if returns == 0 {
+        0
+    } else {
+        range.windows(2).filter(|pair| pair == b"\r\n").count()
+    };
+    let ends_with_break = matches!(range.last(), Some(b'\n' | b'\r'));
+    line_feeds + returns - pairs + 1 - usize::from(ends_with_break)
+}
+
+fn parse_chunk(
+    layout: &Layout<'_>,
+    (start, end): (usize, usize),
+    window: (usize, usize),
+    mut slots: Vec<&mut [u64]>,
+) -> ChunkOutput {
+    let n_columns = layout.declared.len();
+    let capacity = window.1;
     let mut output = ChunkOutput {
         start,
         stop: end,
+        window,
         n_lines: 0,
         lines: Vec::with_capacity(capacity),
         columns: layout
@@ -652,16 +710,11 @@ fn parse_chunk(layout: &Layout<'_>, start: usize, end: usize, validate: bool) ->
             .collect(),
         first_ragged: None,
         error: None,
-        invalid_utf8,
     };
-    if invalid_utf8.is_some() {
-        // The whole decode fails on it; the records do not matter.
-        return output;
-    }
     let mut cursor = Cursor::new(layout.bytes, layout.delimiter);
     cursor.at = start;
     cursor.line = 0;
-    if let Err(error) = parse_records(&mut cursor, end, n_columns, &mut output) {
+    if let Err(error) = parse_records(&mut cursor, end, n_columns, &mut output, &mut slots) {
         output.error = Some(error);
     }
     output.stop = cursor.at;
@@ -674,6 +727,7 @@ fn parse_records(
     end: usize,
     n_columns: usize,
     output: &mut ChunkOutput,
+    slots: &mut [&mut [u64]],
 ) -> Result<(), TabularError> {
     while cursor.start_record(end) {
         let row = output.lines.len();
@@ -681,12 +735,12 @@ fn parse_records(
         let line = cursor.line;
         let mut n_fields = 0;
         let mut more = true;
-        for column in output.columns.iter_mut() {
+        for (column, slots) in output.columns.iter_mut().zip(slots.iter_mut()) {
             if more {
-                more = column.read(cursor, row)?;
+                more = column.read(slots, cursor, row)?;
                 n_fields += 1;
             } else {
-                column.push_missing();
+                column.push_missing(slots);
             }
         }
         while more {
@@ -704,20 +758,46 @@ fn parse_records(
 /// and keeps the chunks that follow one another (see the module docs).
 pub(super) fn parse_records_in_chunks(layout: &Layout<'_>) -> Result<Records, TabularError> {
     let bytes = layout.bytes;
+    let n_columns = layout.declared.len();
     let mut chunks: Vec<ChunkOutput> = Vec::new();
+    let mut slots: Vec<Vec<u64>> = Vec::new();
+    // The first slot not taken by a kept chunk.
+    let mut free_slot = 0;
     let mut at = layout.data_start;
     let mut first_round = true;
     let mut line = layout.data_line;
     while at < bytes.len() {
         let ranges = cut(bytes, at, layout.chunk_bytes);
         let validate = first_round;
-        let outputs = parallel_map(ranges, |(start, end)| {
-            parse_chunk(layout, start, end, validate)
+        let scans = parallel_map(ranges.clone(), |(start, end)| {
+            scan(bytes, start, end, validate)
         })?;
-        if first_round && let Some(offset) = outputs.iter().find_map(|output| output.invalid_utf8) {
+        if let Some(offset) = scans.iter().find_map(|scan| scan.invalid_utf8) {
             return Err(invalid_utf8(offset));
         }
         first_round = false;
+        let mut windows = Vec::with_capacity(scans.len());
+        let mut next = free_slot;
+        for scan in &scans {
+            windows.push((next, scan.max_records));
+            next += scan.max_records;
+        }
+        // Zeroed memory is mapped lazily, so slots never written cost nothing.
+        if slots.is_empty() {
+            slots = (0..n_columns).map(|_| vec![0u64; next]).collect();
+        } else if slots.iter().any(|column| column.len() < next) {
+            for column in &mut slots {
+                column.resize(next, 0);
+            }
+        }
+        let items: Vec<_> = ranges
+            .into_iter()
+            .zip(windows.iter().copied())
+            .zip(split_windows(&mut slots, &windows))
+            .collect();
+        let outputs = parallel_map(items, |((range, window), slots)| {
+            parse_chunk(layout, range, window, slots)
+        })?;
         for mut output in outputs {
             if output.start != at {
                 // A guessed start fell inside a quoted field: cut again from here.
@@ -733,10 +813,35 @@ pub(super) fn parse_records_in_chunks(layout: &Layout<'_>) -> Result<Records, Ta
                 });
             }
             line += output.n_lines;
+            free_slot = output.window.0 + output.window.1;
             chunks.push(output);
         }
     }
-    Ok(gather(chunks, layout.data_line))
+    Ok(gather(chunks, slots, layout.data_line))
+}
+
+/// Each chunk's window `(first slot, slots)` of every column's slots, per
+/// chunk; the windows must be in ascending order and not overlap.
+fn split_windows<'s>(
+    slots: &'s mut [Vec<u64>],
+    windows: &[(usize, usize)],
+) -> Vec<Vec<&'s mut [u64]>> {
+    let mut per_chunk: Vec<Vec<&mut [u64]>> = windows
+        .iter()
+        .map(|_| Vec::with_capacity(slots.len()))
+        .collect();
+    for column in slots.iter_mut() {
+        let mut rest: &mut [u64] = column.as_mut_slice();
+        let mut at = 0;
+        for (chunk, &(first, len)) in per_chunk.iter_mut().zip(windows) {
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut(first - at);
+            let (window, tail) = tail.split_at_mut(len);
+            chunk.push(window);
+            rest = tail;
+            at = first + len;
+        }
+    }
+    per_chunk
 }
 
 /// Stands for [`TabularError::InvalidUtf8`] until the caller, which knows
@@ -769,7 +874,7 @@ fn cut(bytes: &[u8], from: usize, chunk_bytes: usize) -> Vec<(usize, usize)> {
 }
 
 /// Joins the chunks' line numbers, raggedness and inference.
-fn gather(chunks: Vec<ChunkOutput>, data_line: usize) -> Records {
+fn gather(chunks: Vec<ChunkOutput>, slots: Vec<Vec<u64>>, data_line: usize) -> Records {
     let n_rows = chunks.iter().map(|chunk| chunk.lines.len()).sum();
     let mut lines = Vec::with_capacity(n_rows);
     let mut first_ragged = None;
@@ -795,6 +900,7 @@ fn gather(chunks: Vec<ChunkOutput>, data_line: usize) -> Records {
     }
     Records {
         chunks,
+        slots,
         lines,
         first_ragged,
         inference,
@@ -822,34 +928,52 @@ impl Records {
         })
     }
 
-    /// Converts every chunk to the settled column types and joins each
-    /// column into one arrow array.
+    /// Converts every chunk to the settled column types and makes each
+    /// column one arrow array.
     pub(super) fn into_columns(
         self,
         layout: &Layout<'_>,
         types: &[ColumnType],
     ) -> Result<Vec<ArrayRef>, TabularError> {
-        let n_rows = self.chunks.iter().map(|chunk| chunk.lines.len()).sum();
-        let chunks = parallel_map(self.chunks, |mut chunk| {
-            settle(layout, &mut chunk, types);
+        let Records {
+            chunks, mut slots, ..
+        } = self;
+        let n_rows = chunks.iter().map(|chunk| chunk.lines.len()).sum();
+        let windows: Vec<(usize, usize)> = chunks.iter().map(|chunk| chunk.window).collect();
+        let items: Vec<_> = chunks
+            .into_iter()
+            .zip(split_windows(&mut slots, &windows))
+            .collect();
+        let chunks = parallel_map(items, |(mut chunk, mut slots)| {
+            settle(layout, &mut chunk, &mut slots, types);
             chunk
         })?;
-        let mut per_column: Vec<Vec<ColumnChunk>> = types.iter().map(|_| Vec::new()).collect();
+        let mut per_column: Vec<(Vec<ColumnChunk>, Vec<u64>)> =
+            slots.into_iter().map(|slots| (Vec::new(), slots)).collect();
         for chunk in chunks {
             for (column, part) in chunk.columns.into_iter().enumerate() {
-                per_column[column].push(part);
+                per_column[column].0.push(part);
             }
         }
-        parallel_map(per_column, |parts| join_column(parts, n_rows))?
-            .into_iter()
-            .collect()
+        let items: Vec<_> = per_column.into_iter().zip(types.iter().copied()).collect();
+        parallel_map(items, |((parts, slots), column_type)| {
+            join_column(parts, slots, &windows, column_type, n_rows)
+        })?
+        .into_iter()
+        .collect()
     }
 }
 
 /// Brings one chunk's columns to their settled types, re-reading from the
 /// text the rows whose parsed values cannot be converted.
-fn settle(layout: &Layout<'_>, chunk: &mut ChunkOutput, types: &[ColumnType]) {
-    for (column, &column_type) in chunk.columns.iter_mut().zip(types) {
+fn settle(
+    layout: &Layout<'_>,
+    chunk: &mut ChunkOutput,
+    slots: &mut [&mut [u64]],
+    types: &[ColumnType],
+) {
+    for ((column, slots), &column_type) in chunk.columns.iter_mut().zip(slots.iter_mut()).zip(types)
+    {
         let n_rows = column.n_rows();
         let current = column.values.column_type();
         if current == Some(column_type) {
@@ -859,15 +983,15 @@ fn settle(layout: &Layout<'_>, chunk: &mut ChunkOutput, types: &[ColumnType]) {
             std::mem::replace(&mut column.values, Values::Unknown),
             column_type,
         ) {
-            (Values::Unknown, _) => {
-                let mut values = Values::empty(column_type);
-                for _ in 0..n_rows {
-                    values.push_default();
-                }
-                values
-            }
-            (Values::Integer(values), ColumnType::Float) if !column.negative_zero => {
-                Values::Float(values.iter().map(|&v| v as f64).collect())
+            (Values::Unknown, ColumnType::Categorical) => Values::Text {
+                bytes: Vec::new(),
+                lengths: vec![0; n_rows],
+            },
+            // Only missing cells: their slots hold every type's placeholder.
+            (Values::Unknown, _) => Values::empty(column_type),
+            (Values::Integer, ColumnType::Float) if !column.negative_zero => {
+                integers_to_floats(&mut slots[..n_rows]);
+                Values::Float
             }
             _ => {
                 column.reread = n_rows;
@@ -882,18 +1006,14 @@ fn settle(layout: &Layout<'_>, chunk: &mut ChunkOutput, types: &[ColumnType]) {
     if n_reread == 0 {
         return;
     }
+    // Text is appended, so its re-read rows are gathered apart and put in
+    // front; slots are written in place.
     let mut prefixes: Vec<Option<Values>> = chunk
         .columns
         .iter()
         .map(|column| {
-            (column.reread > 0).then(|| {
-                Values::empty(
-                    column
-                        .values
-                        .column_type()
-                        .unwrap_or(ColumnType::Categorical),
-                )
-            })
+            (column.reread > 0 && matches!(column.values, Values::Text { .. }))
+                .then(|| Values::empty(ColumnType::Categorical))
         })
         .collect();
     let mut cursor = Cursor::new(layout.bytes, layout.delimiter);
@@ -902,18 +1022,23 @@ fn settle(layout: &Layout<'_>, chunk: &mut ChunkOutput, types: &[ColumnType]) {
         if !cursor.start_record(layout.bytes.len()) {
             break;
         }
-        for (column, prefix) in prefixes.iter_mut().enumerate() {
+        for (column, (prefix, slots)) in prefixes.iter_mut().zip(slots.iter_mut()).enumerate() {
             // The chunk parsed without errors, so its records read again cleanly.
             let Ok((field, _)) = cursor.field() else {
                 return;
             };
-            let Some(prefix) = prefix.as_mut().filter(|_| row < rereads[column]) else {
+            if row >= rereads[column] {
                 continue;
+            }
+            let values = match prefix.as_mut() {
+                Some(prefix) => prefix,
+                None => &mut chunk.columns[column].values,
             };
             let cell = cursor.cell(&field);
-            let parsed = present_bytes(cell).is_some_and(|value| prefix.push_parsed(cell, value));
+            let parsed = present_bytes(cell)
+                .is_some_and(|value| values.push_parsed(slots, row, cell, value));
             if !parsed {
-                prefix.push_default();
+                values.push_default(slots, row);
             }
         }
     }
@@ -921,13 +1046,21 @@ fn settle(layout: &Layout<'_>, chunk: &mut ChunkOutput, types: &[ColumnType]) {
         if let Some(mut prefix) = prefix {
             prefix.append(std::mem::replace(&mut column.values, Values::Unknown));
             column.values = prefix;
-            column.reread = 0;
         }
+        column.reread = 0;
     }
 }
 
-/// Joins one column's chunks (all of one type) into an arrow array.
-fn join_column(parts: Vec<ColumnChunk>, n_rows: usize) -> Result<ArrayRef, TabularError> {
+/// Makes one column's chunks (all of one type) an arrow array: text is
+/// joined; slots are closed up where a chunk's window had room to spare
+/// (only when line breaks were not all record ends) and taken as they are.
+fn join_column(
+    parts: Vec<ColumnChunk>,
+    mut slots: Vec<u64>,
+    windows: &[(usize, usize)],
+    column_type: ColumnType,
+    n_rows: usize,
+) -> Result<ArrayRef, TabularError> {
     let mut nulls = NullBufferBuilder::new(n_rows);
     for part in &parts {
         if part.n_missing == 0 {
@@ -937,6 +1070,42 @@ fn join_column(parts: Vec<ColumnChunk>, n_rows: usize) -> Result<ArrayRef, Tabul
         }
     }
     let nulls = nulls.finish();
+    if column_type != ColumnType::Categorical {
+        let mut row = 0;
+        for (part, &(first, _)) in parts.iter().zip(windows) {
+            if first != row {
+                slots.copy_within(first..first + part.n_rows, row);
+            }
+            row += part.n_rows;
+        }
+        slots.truncate(n_rows);
+        // The slots become the array's buffer as they are: no copy.
+        let retyped = |slots: Vec<u64>, nulls, data_type: DataType| {
+            UInt64Array::new(slots.into(), nulls)
+                .into_data()
+                .into_builder()
+                .data_type(data_type)
+                .build()
+                .map_err(|error| TabularError::Decode(error.to_string()))
+        };
+        return Ok(match column_type {
+            ColumnType::Integer => {
+                Arc::new(Int64Array::from(retyped(slots, nulls, DataType::Int64)?))
+            }
+            ColumnType::Float => Arc::new(Float64Array::from(retyped(
+                slots,
+                nulls,
+                DataType::Float64,
+            )?)),
+            _ => {
+                let mut buffer = BooleanBufferBuilder::new(n_rows);
+                for &slot in &slots {
+                    buffer.append(slot != 0);
+                }
+                Arc::new(BooleanArray::new(buffer.finish(), nulls))
+            }
+        });
+    }
     let text_bytes = parts
         .iter()
         .map(|part| part.values.text_bytes())
@@ -951,36 +1120,25 @@ fn join_column(parts: Vec<ColumnChunk>, n_rows: usize) -> Result<ArrayRef, Tabul
     for later in values {
         first.append(later);
     }
-    Ok(match first {
-        Values::Integer(values) => Arc::new(Int64Array::new(values.into(), nulls)),
-        Values::Float(values) => Arc::new(Float64Array::new(values.into(), nulls)),
-        Values::Boolean(values) => {
-            let mut buffer = BooleanBufferBuilder::new(values.len());
-            buffer.append_slice(&values);
-            Arc::new(BooleanArray::new(buffer.finish(), nulls))
-        }
-        Values::Text { bytes, lengths } => {
-            if i32::try_from(bytes.len()).is_err() {
-                return Err(TabularError::Decode(format!(
-                    "a text column holds {} bytes; at most {} fit in one column",
-                    bytes.len(),
-                    i32::MAX
-                )));
-            }
-            let mut offsets = OffsetBufferBuilder::<i32>::new(lengths.len());
-            for length in lengths {
-                offsets.push_length(length as usize);
-            }
-            let array = StringArray::try_new(offsets.finish(), bytes.into(), nulls)
-                .map_err(|error| TabularError::Decode(error.to_string()))?;
-            Arc::new(array)
-        }
-        Values::Unknown => {
-            return Err(TabularError::Decode(
-                "a column was left without a type".to_string(),
-            ));
-        }
-    })
+    let Values::Text { bytes, lengths } = first else {
+        return Err(TabularError::Decode(
+            "a text column was left without text".to_string(),
+        ));
+    };
+    if i32::try_from(bytes.len()).is_err() {
+        return Err(TabularError::Decode(format!(
+            "a text column holds {} bytes; at most {} fit in one column",
+            bytes.len(),
+            i32::MAX
+        )));
+    }
+    let mut offsets = OffsetBufferBuilder::<i32>::new(lengths.len());
+    for length in lengths {
+        offsets.push_length(length as usize);
+    }
+    let array = StringArray::try_new(offsets.finish(), bytes.into(), nulls)
+        .map_err(|error| TabularError::Decode(error.to_string()))?;
+    Ok(Arc::new(array))
 }
 
 /// Maps `items` on up to as many threads as there are cores, keeping order.
@@ -1102,6 +1260,46 @@ mod tests {
             let cursor = Cursor::new(text.as_bytes(), b',');
             assert!(fast_float(&cursor, 0).is_none(), "{text}");
             assert!(fast_integer(&cursor, 0).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn max_records_bounds_the_records_of_any_cut_and_is_exact_for_plain_lines() {
+        // Exact for one record per line (so the slots need no closing up).
+        assert_eq!(max_records(b"1,2\n3,4\n"), 2);
+        assert_eq!(max_records(b"1,2\r\n3,4\r\n"), 2);
+        assert_eq!(max_records(b"1,2\r3,4"), 2);
+        assert_eq!(max_records(b"1,2"), 1);
+        // Blank lines and quoted line breaks only make it larger.
+        assert_eq!(max_records(b"1\n\n\"a\nb\"\n"), 4);
+        let mut rng = versa_core::Rng::new(17);
+        let pieces = ["a", ",", "\n", "\r", "\r\n", "\"", "\"\"", " ", "1.5"];
+        for _ in 0..3000 {
+            let n = rng.below(40);
+            let text: String = (0..n).map(|_| pieces[rng.below(pieces.len())]).collect();
+            let bytes = text.as_bytes();
+            for chunk_bytes in [1, 3, 7, 64] {
+                for (start, end) in cut(bytes, 0, chunk_bytes) {
+                    let window = max_records(&bytes[start..end]);
+                    let mut slots = vec![vec![0u64; window]; 2];
+                    let layout = Layout {
+                        bytes,
+                        delimiter: b',',
+                        data_start: 0,
+                        data_line: 1,
+                        declared: &[None, None],
+                        chunk_bytes,
+                    };
+                    // Parsing indexes the window by record: too small a
+                    // window would panic here.
+                    let windows = split_windows(&mut slots, &[(0, window)]);
+                    let Some(slots) = windows.into_iter().next() else {
+                        panic!("one window");
+                    };
+                    let output = parse_chunk(&layout, (start, end), (0, window), slots);
+                    assert!(output.lines.len() <= window, "{text:?} {start}..{end}");
+                }
+            }
         }
     }
 
