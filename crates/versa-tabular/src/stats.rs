@@ -154,44 +154,106 @@ fn single_column_stats(table: &Table, index: usize) -> ColumnStats {
 /// with each one seen so far beats hashing; past [`FEW_TEXTS`] distinct
 /// values the counting moves to a hash table.
 fn text_counts(strings: &arrow_array::StringArray) -> Vec<(&str, u64)> {
-    // Each seen text with its length and first eight bytes, which settle
-    // most comparisons without a call to compare the bytes.
-    let mut few: Vec<(usize, u64, &str, u64)> = Vec::new();
-    let prefix = |text: &str| {
-        let bytes = text.as_bytes();
-        let mut word = [0u8; 8];
-        if bytes.len() >= 8 {
-            // A fixed-size copy: one load, where a variable one is a call.
-            word.copy_from_slice(&bytes[..8]);
-            u64::from_le_bytes(word)
-        } else {
-            bytes
-                .iter()
-                .rev()
-                .fold(0u64, |word, &byte| (word << 8) | u64::from(byte))
+    let offsets = strings.value_offsets();
+    let data = strings.value_data();
+    let nulls = strings.nulls();
+    // A small open-addressing table of the texts seen so far, each as
+    // (length, first eight bytes, last eight bytes, start in `data`, count):
+    // texts of up to 16 bytes are told apart by those words alone. Rows come
+    // in no order, so a lookup that almost always hits its first slot beats
+    // a search whose branches the processor cannot predict.
+    let mut table = [(EMPTY_SLOT, 0u64, 0u64, 0usize, 0u64); FEW_SLOTS];
+    let mut n_distinct = 0;
+    for row in 0..strings.len() {
+        if nulls.is_some_and(|nulls| nulls.is_null(row)) {
+            continue;
         }
-    };
-    let mut texts = strings.iter().flatten();
-    for text in texts.by_ref() {
-        let (len, head) = (text.len(), prefix(text));
-        let seen = few.iter().position(|&(seen_len, seen_head, seen, _)| {
-            seen_len == len && seen_head == head && (len <= 8 || seen[8..] == text[8..])
-        });
-        match seen {
-            Some(at) => few[at].3 += 1,
-            None if few.len() < FEW_TEXTS => few.push((len, head, text, 1)),
-            None => {
-                let mut counts: HashMap<&str, u64, BuildHasherDefault<FastHasher>> =
-                    few.into_iter().map(|(_, _, text, n)| (text, n)).collect();
-                counts.insert(text, 1);
-                for text in texts {
-                    *counts.entry(text).or_insert(0) += 1;
-                }
-                return counts.into_iter().collect();
+        let start = offsets[row] as usize;
+        let len = offsets[row + 1] as usize - start;
+        let head = head_word(data, start, len);
+        let tail = if len > 8 {
+            head_word(data, start + len - 8, 8)
+        } else {
+            0
+        };
+        let hash = (head ^ tail.rotate_left(29) ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut slot = (hash >> (64 - FEW_SLOTS.trailing_zeros())) as usize;
+        loop {
+            let entry = &mut table[slot];
+            if entry.0 == len
+                && entry.1 == head
+                && entry.2 == tail
+                && (len <= 16 || data[entry.3..entry.3 + len] == data[start..start + len])
+            {
+                entry.4 += 1;
+                break;
             }
+            if entry.0 == EMPTY_SLOT {
+                if n_distinct == FEW_TEXTS {
+                    return hashed_text_counts(strings, &table, row);
+                }
+                *entry = (len, head, tail, start, 1);
+                n_distinct += 1;
+                break;
+            }
+            slot = (slot + 1) % FEW_SLOTS;
         }
     }
-    few.into_iter().map(|(_, _, text, n)| (text, n)).collect()
+    table
+        .iter()
+        .filter(|entry| entry.0 != EMPTY_SLOT)
+        .map(|&(len, _, _, start, n)| (strings_text(data, start, len), n))
+        .collect()
+}
+
+/// [`text_counts`] by hashing, from `row` on, given the counts of the rows before.
+fn hashed_text_counts<'a>(
+    strings: &'a arrow_array::StringArray,
+    table: &[(usize, u64, u64, usize, u64)],
+    row: usize,
+) -> Vec<(&'a str, u64)> {
+    let data = strings.value_data();
+    let mut counts: HashMap<&str, u64, BuildHasherDefault<FastHasher>> = table
+        .iter()
+        .filter(|entry| entry.0 != EMPTY_SLOT)
+        .map(|&(len, _, _, start, n)| (strings_text(data, start, len), n))
+        .collect();
+    for text in strings.iter().skip(row).flatten() {
+        *counts.entry(text).or_insert(0) += 1;
+    }
+    counts.into_iter().collect()
+}
+
+/// Slots of [`text_counts`]'s table (a power of two, four times [`FEW_TEXTS`]).
+const FEW_SLOTS: usize = 64;
+const EMPTY_SLOT: usize = usize::MAX;
+
+/// The text of a string array's value bytes `start..start + len` (whole
+/// values of a valid array, so always UTF-8).
+fn strings_text(data: &[u8], start: usize, len: usize) -> &str {
+    std::str::from_utf8(&data[start..start + len]).unwrap_or_default()
+}
+
+/// The first (up to) eight bytes at `start` of a `len`-byte text, little
+/// endian, zero past its end: one load where eight bytes are there to read.
+#[inline]
+fn head_word(data: &[u8], start: usize, len: usize) -> u64 {
+    match data.get(start..start + 8) {
+        Some(bytes) => {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(bytes);
+            let word = u64::from_le_bytes(word);
+            if len >= 8 {
+                word
+            } else {
+                word & ((1u64 << (8 * len)) - 1)
+            }
+        }
+        None => data[start..start + len.min(8)]
+            .iter()
+            .rev()
+            .fold(0u64, |word, &byte| (word << 8) | u64::from(byte)),
+    }
 }
 
 /// Distinct texts counted by comparison before switching to hashing.
@@ -279,7 +341,9 @@ const DENSE_SPAN: u64 = 1 << 20;
 const SAMPLE: usize = 4096;
 
 fn runs_of_sorted(keys: &[u64]) -> Vec<(u64, u64)> {
-    let mut runs: Vec<(u64, u64)> = Vec::new();
+    // Room for all-distinct keys: never-written capacity costs no memory,
+    // growing by doubling copies.
+    let mut runs: Vec<(u64, u64)> = Vec::with_capacity(keys.len());
     for &key in keys {
         match runs.last_mut() {
             Some((last, n)) if *last == key => *n += 1,
