@@ -807,6 +807,51 @@ mod tests {
     }
 
     #[test]
+    fn text_counts_agree_with_a_hash_map_on_look_alike_texts() {
+        use arrow_array::StringArray;
+        use arrow_array::builder::NullBufferBuilder;
+        let mut rng = versa_core::Rng::new(23);
+        // Texts that share lengths, first and last eight bytes: only their
+        // middles (or one byte) tell them apart.
+        let heads = ["", "a", "abcdefgh", "abcdefgh-", "é"];
+        let middles = ["", "x", "y", "xy", "0123456789"];
+        let tails = ["", "z", "12345678", "-12345678"];
+        for n_kinds in [1, 3, 16, 17, 60] {
+            let kinds: Vec<String> = (0..n_kinds)
+                .map(|_| {
+                    format!(
+                        "{}{}{}",
+                        heads[rng.below(heads.len())],
+                        middles[rng.below(middles.len())],
+                        tails[rng.below(tails.len())]
+                    )
+                })
+                .collect();
+            let texts: Vec<String> = (0..2000)
+                .map(|_| kinds[rng.below(kinds.len())].clone())
+                .collect();
+            // Null rows keep their text in the buffer: it must not be counted.
+            let mut nulls = NullBufferBuilder::new(texts.len());
+            let mut expected: HashMap<&str, u64> = HashMap::new();
+            for text in &texts {
+                let present = rng.below(4) != 0;
+                nulls.append(present);
+                if present {
+                    *expected.entry(text.as_str()).or_insert(0) += 1;
+                }
+            }
+            let plain = StringArray::from(texts.clone());
+            let (offsets, values, _) = plain.into_parts();
+            let array = StringArray::new(offsets, values, nulls.finish());
+            let mut counted = text_counts(&array);
+            counted.sort_unstable();
+            let mut expected: Vec<(&str, u64)> = expected.into_iter().collect();
+            expected.sort_unstable();
+            assert_eq!(counted, expected, "{n_kinds} kinds");
+        }
+    }
+
+    #[test]
     fn sorted_runs_are_the_runs_of_the_sorted_keys_on_every_path() {
         let mut rng = versa_core::Rng::new(11);
         let random: Vec<u64> = (0..20_000).map(|_| rng.below(1 << 40) as u64).collect();
