@@ -490,20 +490,14 @@ fn numeric_summary(stats: &mut ColumnStats, runs: &[(u64, u64)], value: impl Fn(
     let n = n_values as f64;
     let mut sum = 0.0;
     for &(key, count) in runs {
-        let value = value(key);
-        for _ in 0..count {
-            sum += value;
-        }
+        sum = add_repeatedly(sum, value(key), count);
     }
     let mean = sum / n;
     stats.mean = Some(mean);
     stats.std = (n_values > 1).then(|| {
         let mut squares = 0.0;
         for &(key, count) in runs {
-            let square = (value(key) - mean).powi(2);
-            for _ in 0..count {
-                squares += square;
-            }
+            squares = add_repeatedly(squares, (value(key) - mean).powi(2), count);
         }
         (squares / (n - 1.0)).sqrt()
     });
@@ -529,6 +523,72 @@ fn numeric_summary(stats: &mut ColumnStats, runs: &[(u64, u64)], value: impl Fn(
         low + weight * (high - low)
     };
     stats.quantiles = Some([quantile(0.25), quantile(0.50), quantile(0.75)]);
+}
+
+/// `sum` after `for _ in 0..count { sum += value }`, bit for bit, without
+/// taking every step where the steps are all alike.
+///
+/// While the sum stays strictly inside one binade `[2^e, 2^(e+1))` (where
+/// doubles are the multiples of one spacing `u`), adding `value` to a
+/// multiple of `u` always rounds to the same increment `d` — unless `value`
+/// lies exactly halfway between two multiples of `u` (a tie, which rounds
+/// to even and so depends on the sum), which is checked with an exact
+/// two-sum. So the steps that keep the sum inside the binade add up to
+/// exactly `k * d`, taken in one go on the bit pattern; anything else (zero,
+/// ties, leaving the binade, non-finite values) takes single steps.
+#[inline]
+fn add_repeatedly(sum: f64, value: f64, count: u64) -> f64 {
+    // Most runs of a column with many distinct values are single values.
+    match count {
+        0 => sum,
+        1 => sum + value,
+        2 => sum + value + value,
+        _ => add_many_times(sum, value, count),
+    }
+}
+
+/// [`add_repeatedly`] past its shortest runs.
+fn add_many_times(mut sum: f64, value: f64, mut count: u64) -> f64 {
+    const MANTISSA: u64 = (1 << 52) - 1;
+    while count > 0 {
+        let next = sum + value;
+        count -= 1;
+        let (sum_bits, next_bits) = (sum.to_bits(), next.to_bits());
+        let exponent = (sum_bits >> 52) & 0x7ff;
+        // Same sign and exponent, normal, finite, with room for the spacing's half.
+        if count == 0
+            || sum_bits >> 52 != next_bits >> 52
+            || exponent <= 54
+            || exponent == 0x7ff
+            || !value.is_finite()
+        {
+            sum = next;
+            continue;
+        }
+        // The exact rounding error of `sum + value` (Knuth's two-sum).
+        let back = next - sum;
+        let error = (sum - (next - back)) + (value - back);
+        let half_spacing = f64::from_bits((exponent - 53) << 52);
+        if error.abs() == half_spacing {
+            sum = next;
+            continue;
+        }
+        // In units of the spacing: the magnitudes' mantissas (with the
+        // implicit bit), and the step between them (signed, as the
+        // magnitude grows or shrinks).
+        let step = (next_bits & MANTISSA) as i64 - (sum_bits & MANTISSA) as i64;
+        let at = ((next_bits & MANTISSA) | (1 << 52)) as i64;
+        // Further steps that keep the magnitude within [2^52 + 1, 2^53 - 1] units.
+        let room = match step {
+            0 => count,
+            step if step > 0 => ((1i64 << 53) - 1 - at).max(0) as u64 / step as u64,
+            step => (at - (1i64 << 52) - 1).max(0) as u64 / step.unsigned_abs(),
+        };
+        let taken = room.min(count);
+        sum = f64::from_bits((next_bits as i64 + taken as i64 * step) as u64);
+        count -= taken;
+    }
+    sum
 }
 
 /// A small, fast hash for counting strings (FxHash's mixing step). Keys come
@@ -804,6 +864,84 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn repeated_addition_is_the_loop_bit_for_bit() {
+        let naive = |mut sum: f64, value: f64, count: u64| {
+            for _ in 0..count {
+                sum += value;
+            }
+            sum
+        };
+        let mut rng = versa_core::Rng::new(29);
+        let mut random = |rng: &mut versa_core::Rng| {
+            let scale = [1e-300, 1e-20, 1e-3, 0.01, 1.0, 7.0, 1e6, 1e15, 1e300][rng.below(9)];
+            let sign = if rng.below(2) == 0 { -1.0 } else { 1.0 };
+            sign * scale * rng.uniform()
+        };
+        let specials = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            2.0,
+            0.5,
+            f64::EPSILON / 2.0,
+            -f64::EPSILON / 2.0,
+            f64::EPSILON,
+            0.1,
+            -0.1,
+            0.01,
+            38.55,
+            1.0 - f64::EPSILON / 2.0,
+            2.0_f64.powi(60),
+            f64::MIN_POSITIVE,
+            5e-324,
+            1e308,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        for case in 0..60_000 {
+            let mut pick = |rng: &mut versa_core::Rng| {
+                if rng.below(3) == 0 {
+                    specials[rng.below(specials.len())]
+                } else {
+                    random(rng)
+                }
+            };
+            let sum = pick(&mut rng);
+            let value = match rng.below(4) {
+                // A value that is an exact tie at the sum's spacing.
+                0 if sum.is_normal() => {
+                    let spacing = f64::from_bits(sum.abs().to_bits() + 1) - sum.abs();
+                    spacing
+                        * (rng.below(7) as f64 + 0.5)
+                        * if rng.below(2) == 0 { -1.0 } else { 1.0 }
+                }
+                // Walks the sum back towards (and past) zero.
+                1 => -sum / (1.0 + rng.below(50) as f64),
+                _ => pick(&mut rng),
+            };
+            let count = [1, 2, 3, 5, 17, 100, 1000, 5000][rng.below(8)] + rng.below(3) as u64;
+            let expected = naive(sum, value, count);
+            let fast = add_repeatedly(sum, value, count);
+            assert!(
+                fast.to_bits() == expected.to_bits() || (fast.is_nan() && expected.is_nan()),
+                "case {case}: {sum:e} + {value:e} x {count}: {fast:e} != {expected:e}"
+            );
+        }
+        // Runs as the statistics see them: many values, many repeats.
+        let mut sum = 0.0;
+        let mut expected = 0.0;
+        for _ in 0..2000 {
+            let value = (rng.below(20_000) as f64 - 5_000.0) / 100.0;
+            let count = 1 + rng.below(300) as u64;
+            sum = add_repeatedly(sum, value, count);
+            expected = naive(expected, value, count);
+        }
+        assert_eq!(sum.to_bits(), expected.to_bits());
     }
 
     #[test]
