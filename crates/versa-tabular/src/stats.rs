@@ -875,7 +875,7 @@ mod tests {
             sum
         };
         let mut rng = versa_core::Rng::new(29);
-        let mut random = |rng: &mut versa_core::Rng| {
+        let random = |rng: &mut versa_core::Rng| {
             let scale = [1e-300, 1e-20, 1e-3, 0.01, 1.0, 7.0, 1e6, 1e15, 1e300][rng.below(9)];
             let sign = if rng.below(2) == 0 { -1.0 } else { 1.0 };
             sign * scale * rng.uniform()
@@ -904,7 +904,7 @@ mod tests {
             f64::NAN,
         ];
         for case in 0..60_000 {
-            let mut pick = |rng: &mut versa_core::Rng| {
+            let pick = |rng: &mut versa_core::Rng| {
                 if rng.below(3) == 0 {
                     specials[rng.below(specials.len())]
                 } else {
