@@ -651,42 +651,52 @@ struct Scan {
 
 fn scan(bytes: &[u8], start: usize, end: usize, validate: bool) -> Scan {
     let range = &bytes[start..end];
-    let invalid_utf8 = if validate {
+    let (line_feeds, returns, all_ascii) = count_line_breaks(range);
+    // ASCII is UTF-8; anything else is validated properly.
+    let invalid_utf8 = if validate && !all_ascii {
         std::str::from_utf8(range)
             .err()
             .map(|error| start + error.valid_up_to())
     } else {
         None
     };
-    Scan {
-        invalid_utf8,
-        max_records: max_records(range),
-    }
-}
-
-/// An upper bound on the records that start in `range`: every record but
-/// the first starts after the line break (`\n`, `\r\n` or a lone `\r`, each
-/// counted once) that ended the one before it, and a range ending in a line
-/// break has no record starting after that last break.
-fn max_records(range: &[u8]) -> usize {
-    let (mut line_feeds, mut returns) = (0usize, 0usize);
-    // Byte-wide counters per block keep the loop vectorized.
-    for block in range.chunks(255) {
-        let (mut lf, mut cr) = (0u8, 0u8);
-        for &byte in block {
-            lf += u8::from(byte == b'\n');
-            cr += u8::from(byte == b'\r');
-        }
-        line_feeds += usize::from(lf);
-        returns += usize::from(cr);
-    }
     let pairs = if returns == 0 {
         0
     } else {
         range.windows(2).filter(|pair| pair == b"\r\n").count()
     };
+    // An upper bound on the records that start in the range: every record
+    // but the first starts after the line break (`\n`, `\r\n` or a lone `\r`,
+    // each counted once) that ended the one before it, and a range ending in
+    // a line break has no record starting after that last break.
     let ends_with_break = matches!(range.last(), Some(b'\n' | b'\r'));
-    line_feeds + returns - pairs + 1 - usize::from(ends_with_break)
+    Scan {
+        invalid_utf8,
+        max_records: line_feeds + returns - pairs + 1 - usize::from(ends_with_break),
+    }
+}
+
+/// The `\n` and `\r` bytes of `range`, and whether all its bytes are ASCII,
+/// in one pass (byte-wide counters per block keep the loop vectorized).
+fn count_line_breaks(range: &[u8]) -> (usize, usize, bool) {
+    let (mut line_feeds, mut returns, mut high_bits) = (0usize, 0usize, 0u8);
+    for block in range.chunks(255) {
+        let (mut lf, mut cr, mut high) = (0u8, 0u8, 0u8);
+        for &byte in block {
+            lf += u8::from(byte == b'\n');
+            cr += u8::from(byte == b'\r');
+            high |= byte;
+        }
+        line_feeds += usize::from(lf);
+        returns += usize::from(cr);
+        high_bits |= high;
+    }
+    (line_feeds, returns, high_bits < 0x80)
+}
+
+#[cfg(test)]
+fn max_records(range: &[u8]) -> usize {
+    scan(range, 0, range.len(), false).max_records
 }
 
 fn parse_chunk(
