@@ -17,6 +17,7 @@ use versa_core::schema::{ColumnSchema, ColumnStats};
 use versa_core::{ColumnType, DatasetName, Digest};
 use versa_tabular::csv::{CsvOptions, decode_csv, read_csv};
 use versa_tabular::parquet::{decode_parquet, looks_like_parquet, read_parquet};
+use versa_tabular::stats::column_stats_and_digest;
 use versa_tabular::{DecodedTable, Table};
 
 use crate::{PipelineError, Workspace};
@@ -181,19 +182,33 @@ pub async fn ingest_file(
     let size_bytes = bytes.len() as u64;
     let format = detect_format(path, &bytes);
     let bytes: bytes::Bytes = bytes.into();
-    let (decoded, manifest, label) = tokio::task::spawn_blocking({
+    let task_failed = |e: tokio::task::JoinError| PipelineError::Task(e.to_string());
+    let (decoded, label) = tokio::task::spawn_blocking({
         let bytes = bytes.clone();
         let options = options.clone();
-        move || describe(&bytes, format, &options)
+        move || decode_and_check(&bytes, format, &options)
     })
     .await
-    .map_err(|e| PipelineError::Task(e.to_string()))??;
-    let source_blob = workspace.blobs.put(bytes).await?;
-    let manifest = DatasetManifest {
-        source_blob,
-        ..manifest
-    };
+    .map_err(task_failed)??;
+    // The data is valid: its statistics and digest (on blocking threads)
+    // and storing the source blob (hashing, writing, syncing) run side by side.
+    let described = tokio::task::spawn_blocking(move || {
+        let (stats, content_digest) = column_stats_and_digest(&decoded.table);
+        (decoded, stats, content_digest)
+    });
+    let (described, source_blob) = tokio::join!(described, workspace.blobs.put(bytes));
+    let (decoded, stats, content_digest) = described.map_err(task_failed)?;
+    let source_blob = source_blob?;
     let table = decoded.table;
+    let manifest = DatasetManifest {
+        format_version: DATASET_MANIFEST_FORMAT,
+        content_digest,
+        source_blob,
+        source_format: format,
+        n_rows: table.n_rows() as u64,
+        schema: table.schema().to_vec(),
+        stats,
+    };
     let manifest_digest = workspace.blobs.put_json(&manifest).await?;
     let (version, registration) = workspace
         .catalog
@@ -234,14 +249,13 @@ pub async fn ingest_file(
     Ok((report, LoadedDataset { manifest, table }))
 }
 
-/// Decodes the bytes, checks the label, and computes everything the manifest
-/// records except the source blob's digest (filled in by the caller once the
-/// blob is stored).
-fn describe(
+/// Decodes the bytes and checks the label: everything that can reject the
+/// data, before anything is stored.
+fn decode_and_check(
     bytes: &[u8],
     format: SourceFormat,
     options: &IngestOptions,
-) -> Result<(DecodedTable, DatasetManifest, Option<LabelReport>), PipelineError> {
+) -> Result<(DecodedTable, Option<LabelReport>), PipelineError> {
     let decoded = match format {
         SourceFormat::Csv => decode_csv(
             bytes,
@@ -256,30 +270,11 @@ fn describe(
             decoded
         }
     };
-    let table = &decoded.table;
-    // The digest is one sequential hash; computing it beside the (parallel)
-    // statistics hides most of its time.
-    let (stats, content_digest) = std::thread::scope(|scope| {
-        let digest = scope.spawn(|| versa_tabular::digest::content_digest(table));
-        let stats = versa_tabular::stats::column_stats(table);
-        (stats, digest.join())
-    });
-    let content_digest = content_digest
-        .map_err(|_| PipelineError::Task("computing the content digest failed".into()))?;
     let label = match &options.label {
-        Some(label) => Some(check_label(table, &stats, label)?),
+        Some(label) => Some(check_label(&decoded.table, label)?),
         None => None,
     };
-    let manifest = DatasetManifest {
-        format_version: DATASET_MANIFEST_FORMAT,
-        content_digest,
-        source_blob: Digest::of(bytes),
-        source_format: format,
-        n_rows: table.n_rows() as u64,
-        schema: table.schema().to_vec(),
-        stats,
-    };
-    Ok((decoded, manifest, label))
+    Ok((decoded, label))
 }
 
 /// Parquet carries its own types; a schema file may restate them but not change them.
@@ -305,11 +300,7 @@ fn check_stored_types(
     Ok(())
 }
 
-fn check_label(
-    table: &Table,
-    stats: &[ColumnStats],
-    label: &str,
-) -> Result<LabelReport, PipelineError> {
+fn check_label(table: &Table, label: &str) -> Result<LabelReport, PipelineError> {
     let Some(index) = table.column_index(label) else {
         return Err(PipelineError::Invalid(format!(
             "label column `{label}` is not in the data; columns are: {}",
@@ -338,7 +329,7 @@ fn check_label(
             .into_iter()
             .map(|(class, count)| ClassCount { class, count })
             .collect(),
-        missing: stats[index].missing,
+        missing: table.column(index).null_count() as u64,
     })
 }
 
@@ -379,4 +370,60 @@ pub async fn load_dataset(
     .await
     .map_err(|e| PipelineError::Task(e.to_string()))??;
     Ok(LoadedDataset { manifest, table })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn rejected_data_stores_no_blob_and_accepted_data_stores_its_source() {
+        let temp = tempfile::tempdir().unwrap();
+        let workspace = Workspace::init(&temp.path().join("ws")).await.unwrap();
+        let write = |file: &str, text: &str| {
+            let path = temp.path().join(file);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let name = DatasetName::new("d").unwrap();
+        let with_label = IngestOptions {
+            label: Some("y".to_string()),
+            ..IngestOptions::default()
+        };
+        // A single class, then a ragged row: each is rejected before storing.
+        let single = write("single.csv", "x,y\n1,yes\n2,yes\n");
+        assert!(
+            ingest_file(&workspace, &single, &name, &with_label)
+                .await
+                .is_err()
+        );
+        let ragged = write("ragged.csv", "x,y\n1,yes\n2\n");
+        assert!(
+            ingest_file(&workspace, &ragged, &name, &with_label)
+                .await
+                .is_err()
+        );
+        assert!(workspace.blobs.list().await.unwrap().is_empty());
+
+        let text = "x,y\n1,yes\n2,no\n3,\n";
+        let good = write("good.csv", text);
+        let (report, loaded) = ingest_file(&workspace, &good, &name, &with_label)
+            .await
+            .unwrap();
+        assert_eq!(loaded.manifest.source_blob, Digest::of(text.as_bytes()));
+        assert_eq!(
+            workspace
+                .blobs
+                .get(&loaded.manifest.source_blob)
+                .await
+                .unwrap(),
+            text.as_bytes()
+        );
+        assert_eq!(report.label.map(|label| label.missing), Some(1));
+        assert_eq!(report.stats[1].missing, 1);
+        assert_eq!(
+            report.content_digest,
+            versa_tabular::content_digest(&loaded.table)
+        );
+    }
 }

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
-use versa_core::ColumnType;
 use versa_core::schema::ColumnStats;
+use versa_core::{ColumnType, Digest};
 
 use crate::error::TabularError;
 use crate::table::{Table, Value};
@@ -66,6 +66,22 @@ pub fn column_stats(table: &Table) -> Vec<ColumnStats> {
         .enumerate()
         .map(|(index, stats)| stats.unwrap_or_else(|| single_column_stats(table, index)))
         .collect()
+}
+
+/// [`column_stats`] and the table's [`content_digest`](crate::digest::content_digest)
+/// together, the digest computed beside the statistics so that each fills
+/// the other's idle time (the statistics' last columns, the digest's
+/// sequential start); the results are those of the two functions.
+pub fn column_stats_and_digest(table: &Table) -> (Vec<ColumnStats>, Digest) {
+    std::thread::scope(|scope| {
+        let digest = scope.spawn(|| crate::digest::content_digest(table));
+        let stats = column_stats(table);
+        // The digest's thread only fails by a bug; it is then computed here.
+        let digest = digest
+            .join()
+            .unwrap_or_else(|_| crate::digest::content_digest(table));
+        (stats, digest)
+    })
 }
 
 fn single_column_stats(table: &Table, index: usize) -> ColumnStats {
