@@ -204,13 +204,30 @@ impl<'a> Stream<'a> {
                     let first = out.first_row(strings.len(), |row| {
                         cell_len(row, 8 + strings.value_length(row) as u64)
                     });
+                    let (offsets, data) = (strings.value_offsets(), strings.value_data());
                     out.blocks(&mut block, first, strings.len(), |row, block| {
-                        if present(row) {
-                            let bytes = strings.value(row).as_bytes();
-                            fixed_cell(block, true, (bytes.len() as u64).to_le_bytes());
-                            block.extend_from_slice(bytes);
-                        } else {
+                        if !present(row) {
                             block.push(0);
+                            return;
+                        }
+                        let start = offsets[row] as usize;
+                        let len = offsets[row + 1] as usize - start;
+                        // The marker, the length and (for short texts) 16 bytes
+                        // of text as one fixed-size copy, the excess cut off: a
+                        // copy of variable length is a call per cell.
+                        let mut cell = [0u8; 25];
+                        cell[0] = 1;
+                        cell[1..9].copy_from_slice(&(len as u64).to_le_bytes());
+                        match data.get(start..start + 16) {
+                            Some(wide) if len <= 16 => {
+                                cell[9..].copy_from_slice(wide);
+                                block.extend_from_slice(&cell);
+                                block.truncate(block.len() - 16 + len);
+                            }
+                            _ => {
+                                block.extend_from_slice(&cell[..9]);
+                                block.extend_from_slice(&data[start..start + len]);
+                            }
                         }
                     });
                 }
@@ -219,17 +236,6 @@ impl<'a> Stream<'a> {
             // Whatever was not produced lies past `end`.
             out.at = column_end;
         }
-    }
-}
-
-/// One cell: `0` when missing, else `1` followed by its value bytes.
-#[inline(always)]
-fn fixed_cell<const WIDTH: usize>(block: &mut Vec<u8>, present: bool, value: [u8; WIDTH]) {
-    if present {
-        block.push(1);
-        block.extend_from_slice(&value);
-    } else {
-        block.push(0);
     }
 }
 

@@ -504,7 +504,18 @@ impl ColumnChunk {
                     && first != b'N'
                     && first != b'n'
                 {
-                    bytes.extend_from_slice(cell);
+                    // Short cells are copied as one fixed 16-byte block
+                    // (a couple of vector moves, where a copy of variable
+                    // length is a call) and the excess cut off.
+                    match cursor.bytes.get(at..at + 16) {
+                        Some(wide) if cell.len() <= 16 => {
+                            let mut block = [0u8; 16];
+                            block.copy_from_slice(wide);
+                            bytes.extend_from_slice(&block);
+                            bytes.truncate(bytes.len() - 16 + cell.len());
+                        }
+                        _ => bytes.extend_from_slice(cell),
+                    }
                     lengths.push(cell.len() as u32);
                     self.push_present();
                     cursor.at = end;
