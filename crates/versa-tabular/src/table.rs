@@ -26,7 +26,8 @@ pub struct Table {
     schema: Vec<ColumnSchema>,
     batch: RecordBatch,
     /// 1-based source line of each row, when the table was decoded from text.
-    source_lines: Option<Arc<[usize]>>,
+    // An `Arc<Vec>` takes the decoder's vector as it is (`Arc<[_]>` would copy it).
+    source_lines: Option<Arc<Vec<usize>>>,
 }
 
 /// One cell, owned.
@@ -237,7 +238,7 @@ impl Table {
     /// Attaches the 1-based source line of each row, for error messages.
     pub(crate) fn with_source_lines(mut self, lines: Vec<usize>) -> Table {
         debug_assert_eq!(lines.len(), self.n_rows());
-        self.source_lines = Some(lines.into());
+        self.source_lines = Some(Arc::new(lines));
         self
     }
 
@@ -402,7 +403,7 @@ impl Table {
             .collect();
         let mut table = Table::from_columns(self.schema.clone(), columns)?;
         if let Some(lines) = &self.source_lines {
-            table.source_lines = Some(rows.iter().map(|&r| lines[r]).collect());
+            table.source_lines = Some(Arc::new(rows.iter().map(|&r| lines[r]).collect()));
         }
         Ok(table)
     }

@@ -838,7 +838,7 @@ pub(super) fn parse_records_in_chunks(layout: &Layout<'_>) -> Result<Records, Ta
             chunks.push(output);
         }
     }
-    Ok(gather(chunks, slots, layout.data_line))
+    gather(chunks, slots, layout.data_line)
 }
 
 /// Each chunk's window `(first slot, slots)` of every column's slots, per
@@ -894,16 +894,25 @@ fn cut(bytes: &[u8], from: usize, chunk_bytes: usize) -> Vec<(usize, usize)> {
     starts.iter().copied().zip(ends).collect()
 }
 
-/// Joins the chunks' line numbers, raggedness and inference.
-fn gather(chunks: Vec<ChunkOutput>, slots: Vec<Vec<u64>>, data_line: usize) -> Records {
+/// Joins the chunks' line numbers (made absolute in parallel, each chunk
+/// into its stretch of one vector), raggedness and inference.
+fn gather(
+    chunks: Vec<ChunkOutput>,
+    slots: Vec<Vec<u64>>,
+    data_line: usize,
+) -> Result<Records, TabularError> {
     let n_rows = chunks.iter().map(|chunk| chunk.lines.len()).sum();
-    let mut lines = Vec::with_capacity(n_rows);
+    let mut lines = vec![0usize; n_rows];
     let mut first_ragged = None;
     let mut inference: Vec<Inference> = Vec::new();
     let mut line = data_line;
+    let mut row_offset = 0;
+    let mut stretches = Vec::with_capacity(chunks.len());
+    let mut rest = lines.as_mut_slice();
     for chunk in &chunks {
-        let row_offset = lines.len();
-        lines.extend(chunk.lines.iter().map(|relative| line + relative));
+        let (stretch, tail) = std::mem::take(&mut rest).split_at_mut(chunk.lines.len());
+        stretches.push((stretch, &chunk.lines, line));
+        rest = tail;
         if first_ragged.is_none() {
             first_ragged = chunk.first_ragged.map(|shape| RecordShape {
                 line: line + shape.line,
@@ -917,15 +926,21 @@ fn gather(chunks: Vec<ChunkOutput>, slots: Vec<Vec<u64>>, data_line: usize) -> R
                 None => inference.push(later),
             }
         }
+        row_offset += chunk.lines.len();
         line += chunk.n_lines;
     }
-    Records {
+    parallel_map(stretches, |(stretch, relative, first_line)| {
+        for (line, relative) in stretch.iter_mut().zip(relative) {
+            *line = first_line + relative;
+        }
+    })?;
+    Ok(Records {
         chunks,
         slots,
         lines,
         first_ragged,
         inference,
-    }
+    })
 }
 
 impl Records {
