@@ -104,6 +104,29 @@ enum Backend {
     Other { description: String },
 }
 
+/// Bytes with their digest, computed from them when made (the only way to
+/// make one): a blob ready to be stored under its content address, hashed
+/// wherever it is convenient, e.g. on another thread while the bytes are
+/// still being checked, so that [`BlobStore::put_hashed`] need not hash them.
+#[derive(Debug, Clone)]
+pub struct HashedBytes {
+    bytes: Bytes,
+    digest: Digest,
+}
+
+impl HashedBytes {
+    /// Hashes the bytes.
+    pub fn new(bytes: Bytes) -> HashedBytes {
+        let digest = Digest::of(&bytes);
+        HashedBytes { bytes, digest }
+    }
+
+    /// The bytes' digest.
+    pub fn digest(&self) -> Digest {
+        self.digest
+    }
+}
+
 /// A content-addressed blob store. Cheap to clone; clones share the backend.
 #[derive(Clone)]
 pub struct BlobStore {
@@ -171,7 +194,12 @@ impl BlobStore {
     ///
     /// Idempotent: if a blob with this digest already exists, nothing is written.
     pub async fn put(&self, bytes: Bytes) -> Result<Digest, BlobError> {
-        let digest = Digest::of(&bytes);
+        self.put_hashed(HashedBytes::new(bytes)).await
+    }
+
+    /// [`BlobStore::put`] for bytes already hashed.
+    pub async fn put_hashed(&self, blob: HashedBytes) -> Result<Digest, BlobError> {
+        let HashedBytes { bytes, digest } = blob;
         let location = object_path(&digest);
         if self.exists(&digest, &location).await? {
             return Ok(digest);
@@ -321,5 +349,20 @@ mod tests {
         let path = object_path(&digest);
         assert_eq!(path.as_ref(), format!("{}/{}", &hex[..2], &hex[2..]));
         assert_eq!(path.parts().nth(1).unwrap().as_ref().len(), 62);
+    }
+
+    #[tokio::test]
+    async fn hashed_bytes_are_stored_under_their_own_digest() {
+        let store =
+            BlobStore::from_object_store(Arc::new(object_store::memory::InMemory::new()), "memory");
+        let bytes = Bytes::from_static(b"hashed elsewhere");
+        let hashed = HashedBytes::new(bytes.clone());
+        assert_eq!(hashed.digest(), Digest::of(&bytes));
+        let digest = store.put_hashed(hashed).await.unwrap();
+        assert_eq!(digest, Digest::of(&bytes));
+        assert_eq!(store.get(&digest).await.unwrap(), bytes);
+        // The same content put plainly is the same blob.
+        assert_eq!(store.put(bytes).await.unwrap(), digest);
+        assert_eq!(store.list().await.unwrap(), vec![digest]);
     }
 }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use versa_blobs::HashedBytes;
 use versa_catalog::{NewDatasetVersion, Registration};
 use versa_core::manifest::{DATASET_MANIFEST_FORMAT, DatasetManifest, SourceFormat};
 use versa_core::schema::{ColumnSchema, ColumnStats};
@@ -183,6 +184,12 @@ pub async fn ingest_file(
     let format = detect_format(path, &bytes);
     let bytes: bytes::Bytes = bytes.into();
     let task_failed = |e: tokio::task::JoinError| PipelineError::Task(e.to_string());
+    // The source's content address is hashed while the bytes are decoded,
+    // so that once they are found valid the blob is written at once.
+    let hashing = tokio::task::spawn_blocking({
+        let bytes = bytes.clone();
+        move || HashedBytes::new(bytes)
+    });
     let (decoded, label) = tokio::task::spawn_blocking({
         let bytes = bytes.clone();
         let options = options.clone();
@@ -190,13 +197,14 @@ pub async fn ingest_file(
     })
     .await
     .map_err(task_failed)??;
+    let source = hashing.await.map_err(task_failed)?;
     // The data is valid: its statistics and digest (on blocking threads)
-    // and storing the source blob (hashing, writing, syncing) run side by side.
+    // and storing the source blob (writing, syncing) run side by side.
     let described = tokio::task::spawn_blocking(move || {
         let (stats, content_digest) = column_stats_and_digest(&decoded.table);
         (decoded, stats, content_digest)
     });
-    let (described, source_blob) = tokio::join!(described, workspace.blobs.put(bytes));
+    let (described, source_blob) = tokio::join!(described, workspace.blobs.put_hashed(source));
     let (decoded, stats, content_digest) = described.map_err(task_failed)?;
     let source_blob = source_blob?;
     let table = decoded.table;
