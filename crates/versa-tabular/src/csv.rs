@@ -384,7 +384,59 @@ fn parse_float(text: &str) -> Option<f64> {
         let magnitude = mantissa as f64 / POWERS_OF_TEN[fraction];
         return Some(if negative { -magnitude } else { magnitude });
     }
+    if exact
+        && !has_exponent
+        && let Some(magnitude) = decimal_quotient(mantissa, fraction)
+    {
+        return Some(if negative { -magnitude } else { magnitude });
+    }
     text.parse::<f64>().ok().filter(|value| value.is_finite())
+}
+
+/// `5^k` for `k < 23` (all below 2^52).
+const POWERS_OF_FIVE: [u64; 23] = {
+    let mut powers = [1u64; 23];
+    let mut k = 1;
+    while k < powers.len() {
+        powers[k] = powers[k - 1] * 5;
+        k += 1;
+    }
+    powers
+};
+
+/// `mantissa / 10^fraction` correctly rounded (to nearest, ties to even),
+/// as `str::parse` gives it, for the mantissas above 2^53 that Clinger's
+/// fast path cannot take (17 to 19 significant digits, e.g. shortest
+/// representations of random doubles), with `fraction < 23`; `None` outside
+/// that range. `10^k = 5^k · 2^k`: the quotient by `5^k` is rounded in
+/// integer arithmetic and the power of two is applied exactly, which is much
+/// cheaper than the general parser (and needs no `&str`).
+#[inline]
+fn decimal_quotient(mantissa: u64, fraction: usize) -> Option<f64> {
+    let divisor = u128::from(*POWERS_OF_FIVE.get(fraction)?);
+    if mantissa == 0 {
+        return None;
+    }
+    let mantissa_bits = 64 - mantissa.leading_zeros() as i32;
+    let divisor_bits = 128 - divisor.leading_zeros() as i32;
+    // Scaled so the quotient has 55 or 56 bits (or, for a long mantissa
+    // over a small divisor, more): 53 kept, a rounding bit and more.
+    let shift = (55 + divisor_bits - mantissa_bits).max(0);
+    let numerator = u128::from(mantissa) << shift;
+    let quotient = numerator / divisor;
+    let inexact = quotient * divisor != numerator;
+    let dropped_bits = (128 - quotient.leading_zeros() as i32) - 53;
+    let mut kept = (quotient >> dropped_bits) as u64;
+    let dropped = quotient & ((1u128 << dropped_bits) - 1);
+    let half = 1u128 << (dropped_bits - 1);
+    if dropped > half || (dropped == half && (inexact || kept & 1 == 1)) {
+        kept += 1;
+    }
+    // kept · 2^exponent, with the exponent well inside the normal range
+    // (the value lies between 2^53 / 10^22 and 2^64), so the product is exact.
+    let exponent = dropped_bits - shift - fraction as i32;
+    let scale = f64::from_bits(((1023 + exponent) as u64) << 52);
+    Some(kept as f64 * scale)
 }
 
 #[inline]
@@ -899,6 +951,93 @@ mod tests {
         assert_eq!(parse_integer("-9223372036854775808"), Some(i64::MIN));
         assert_eq!(parse_integer("9223372036854775808"), None);
         assert_eq!(parse_integer("+17"), Some(17));
+    }
+
+    /// `parse_float` against `str::parse`, bit for bit.
+    fn agrees_with_std(text: &str) {
+        let expected = text.parse::<f64>().ok().filter(|value| value.is_finite());
+        assert_eq!(
+            parse_float(text).map(f64::to_bits),
+            expected.map(f64::to_bits),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn long_mantissas_round_exactly_like_the_standard_parser() {
+        // Ties to even at 2^53..2^64 (only integers can be exact ties here),
+        // and their neighbours, written as integers, `N.` and `N.0`.
+        let mut cases: Vec<String> = Vec::new();
+        for bits in 53..64 {
+            let base = 1u64 << bits;
+            for delta in [
+                0u64, 1, 2, 3, 4, 5, 7, 8, 9, 1023, 1024, 1025, 2047, 2048, 2049,
+            ] {
+                for value in [base.wrapping_add(delta), base.wrapping_sub(delta)] {
+                    cases.push(format!("{value}"));
+                    cases.push(format!("{value}."));
+                    cases.push(format!("-{value}.0"));
+                }
+            }
+        }
+        cases.extend(
+            [
+                "18446744073709551615",
+                "9999999999999999999",
+                "9999999999999999999.",
+                ".9999999999999999999",
+                "0.09471566936909614",
+                "+0.30166898054788516",
+                "-.4057407719647752",
+                "00000000000000000012345678901234567.8",
+                "0.0000000000000000000012345678901234567",
+                "1234567890123456789.0000000000000000000",
+                "9007199254740993",
+                "9007199254740992.5",
+                "0.9007199254740993",
+                "123456789012345678.9",
+                "12345678901234567.89",
+                "1.7976931348623157",
+                "4.9406564584124654",
+                "2.2250738585072014",
+            ]
+            .map(String::from),
+        );
+        for text in &cases {
+            agrees_with_std(text);
+        }
+        // Random 17-19 digit mantissas, with the point anywhere.
+        let mut rng = versa_core::Rng::new(23);
+        for _ in 0..200_000 {
+            let n_digits = 17 + rng.below(3);
+            let mut digits: Vec<u8> = (0..n_digits).map(|_| b'0' + rng.below(10) as u8).collect();
+            let point = rng.below(n_digits + 1);
+            digits.insert(point, b'.');
+            let sign = ["", "-", "+"][rng.below(3)];
+            let text = format!("{sign}{}", String::from_utf8(digits).unwrap());
+            agrees_with_std(&text);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn random_doubles_written_shortest_or_with_17_digits_parse_exactly(
+            bits in proptest::prelude::any::<u64>(),
+            scale in 0i32..20,
+        ) {
+            // Magnitudes around the decimal range a CSV holds (1e-6..1e19).
+            let unit = f64::from_bits((bits >> 12) | (1023u64 << 52)) - 1.0;
+            let value = unit * 10f64.powi(scale - 6);
+            let value = if bits & 1 == 1 { -value } else { value };
+            agrees_with_std(&format!("{value}"));
+            let significant = 17usize;
+            let magnitude = if value == 0.0 { 0 } else { value.abs().log10().floor() as i32 };
+            let decimals = usize::try_from(significant as i32 - 1 - magnitude).unwrap_or(0);
+            agrees_with_std(&format!("{value:.decimals$}"));
+            agrees_with_std(&format!("{value:.17}"));
+            agrees_with_std(&format!("{value:.19}"));
+        }
     }
 
     #[test]

@@ -40,7 +40,8 @@ use arrow_schema::DataType;
 use versa_core::ColumnType;
 
 use super::{
-    Inference, POWERS_OF_TEN, RecordShape, parse_boolean, parse_float, parse_integer, present,
+    Inference, POWERS_OF_TEN, RecordShape, decimal_quotient, parse_boolean, parse_float,
+    parse_integer, present,
 };
 use crate::error::TabularError;
 
@@ -282,6 +283,9 @@ fn fast_float(cursor: &Cursor<'_>, at: usize) -> Option<(f64, usize)> {
     // The same fast path as `parse_float` (Clinger's), else the same fallback.
     if mantissa <= 1 << 53 && fraction < POWERS_OF_TEN.len() {
         let magnitude = mantissa as f64 / POWERS_OF_TEN[fraction];
+        return Some((if negative { -magnitude } else { magnitude }, end));
+    }
+    if let Some(magnitude) = decimal_quotient(mantissa, fraction) {
         return Some((if negative { -magnitude } else { magnitude }, end));
     }
     let text = std::str::from_utf8(&bytes[at..end]).ok()?;
@@ -1269,6 +1273,10 @@ mod tests {
                     assert_eq!(stop, text.len(), "{field:?}");
                 }
                 let general = parse_float(&text);
+                let standard = text.parse::<f64>().ok().filter(|value| value.is_finite());
+                if let Some((value, _)) = fast {
+                    assert_eq!(Some(value.to_bits()), standard.map(f64::to_bits), "{text}");
+                }
                 match fast {
                     Some((value, _)) => {
                         assert_eq!(Some(value.to_bits()), general.map(f64::to_bits), "{text}")
