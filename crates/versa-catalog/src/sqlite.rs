@@ -12,6 +12,7 @@
 //! transaction in the WAL uncommitted, and the next opener rolls it back.
 //!
 //! Must not know any operation's SQL; that lives in the operation modules.
+//! It holds only the dialect fragments they share (`JSON_PAIRS`…).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -32,6 +33,14 @@ pub(crate) type DbRow = sqlx::sqlite::SqliteRow;
 /// How long a writer waits for another writer's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Aggregates a run's `key, value` rows into one JSON text of `[key, value]` pairs.
+pub(crate) const JSON_PAIRS: &str = "json_group_array(json_array(key, value) ORDER BY key)";
+
+/// Aggregates a run's latest metrics, less their values, into one JSON text
+/// of `[key, timestamp, step, is_nan]`, ordered by key.
+pub(crate) const JSON_METRIC_HEADS: &str =
+    "json_group_array(json_array(key, timestamp, step, is_nan) ORDER BY key)";
+
 /// The operations' view of a SQLite catalog.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ops<'a> {
@@ -45,6 +54,15 @@ impl<'a> Ops<'a> {
 
     pub(crate) fn pool(&self) -> &'a SqlitePool {
         self.pool
+    }
+
+    /// Starts a read-only transaction whose statements all see one snapshot
+    /// (a deferred transaction: its first read fixes the snapshot (WAL)).
+    pub(crate) async fn read_tx(&self, operation: &str) -> Result<Transaction<'static, Db>> {
+        self.pool
+            .begin_with("BEGIN")
+            .await
+            .map_err(db(format!("start transaction to {operation}")))
     }
 
     /// Starts a write transaction that holds the database write lock from its
