@@ -459,6 +459,19 @@ impl Catalog {
         Ok(found)
     }
 
+    /// These runs (headers already read) in full, in the order given.
+    pub(crate) async fn runs_with_details(&self, runs: Vec<Run>) -> Result<Vec<TrackedRun>> {
+        let mut found = Vec::with_capacity(runs.len());
+        let mut runs = runs.into_iter().peekable();
+        while runs.peek().is_some() {
+            let chunk: Vec<Run> = runs.by_ref().take(RUNS_PER_STATEMENT).collect();
+            let order: Vec<String> = chunk.iter().map(|run| run.run_id.to_string()).collect();
+            let mut details = dispatch!(self, ops => ops.with_details(chunk).await)?;
+            found.extend(order.iter().filter_map(|run_id| details.remove(run_id)));
+        }
+        Ok(found)
+    }
+
     /// Changes status, end time and name of a run (MLflow's `UpdateRun`).
     pub async fn update_run(&self, run_id: &RunId, update: RunUpdate) -> Result<Run> {
         dispatch!(self, ops => ops.update_run(run_id, &update).await)?;
@@ -1204,7 +1217,48 @@ for_each_backend! {
             run_ids: &[RunId],
         ) -> Result<BTreeMap<String, TrackedRun>> {
             let operation = "read runs";
-            let mut found = BTreeMap::new();
+            if run_ids.is_empty() {
+                return Ok(BTreeMap::new());
+            }
+            let mut query = QueryBuilder::<Db>::new(format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE run_id IN ("
+            ));
+            let mut ids = query.separated(", ");
+            for run_id in run_ids {
+                ids.push_bind(run_id.as_str().to_string());
+            }
+            query.push(")");
+            let rows = query
+                .build()
+                .fetch_all(self.pool())
+                .await
+                .map_err(db(operation))?;
+            let runs = rows.iter().map(run_from_row).collect::<Result<Vec<_>>>()?;
+            self.with_details(runs).await
+        }
+
+        /// These runs with their params, latest metrics, tags and dataset
+        /// inputs, by run id.
+        pub(crate) async fn with_details(
+            &self,
+            runs: Vec<Run>,
+        ) -> Result<BTreeMap<String, TrackedRun>> {
+            let operation = "read runs";
+            let run_ids: Vec<RunId> = runs.iter().map(|run| run.run_id.clone()).collect();
+            let run_ids = run_ids.as_slice();
+            let mut found: BTreeMap<String, TrackedRun> = runs
+                .into_iter()
+                .map(|run| {
+                    let details = TrackedRun {
+                        run,
+                        params: BTreeMap::new(),
+                        metrics: Vec::new(),
+                        tags: BTreeMap::new(),
+                        dataset_inputs: Vec::new(),
+                    };
+                    (details.run.run_id.to_string(), details)
+                })
+                .collect();
             if run_ids.is_empty() {
                 return Ok(found);
             }
@@ -1218,24 +1272,6 @@ for_each_backend! {
                 query.push(")");
                 query
             };
-            let rows = in_list(&format!("SELECT {RUN_COLUMNS} FROM runs"))
-                .build()
-                .fetch_all(self.pool())
-                .await
-                .map_err(db(operation))?;
-            for row in &rows {
-                let run = run_from_row(row)?;
-                found.insert(
-                    run.run_id.to_string(),
-                    TrackedRun {
-                        run,
-                        params: BTreeMap::new(),
-                        metrics: Vec::new(),
-                        tags: BTreeMap::new(),
-                        dataset_inputs: Vec::new(),
-                    },
-                );
-            }
             // Params, tags and metric heads come as one JSON text per run and
             // table, metric values as one bare column: sqlx's SQLite driver
             // copies every value of every row, so a run's ~15 pair rows and
