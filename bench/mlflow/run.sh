@@ -29,7 +29,7 @@ fi
 
 echo "== building versa (release)" >&2
 (cd "$root" && cargo build --quiet --release -p versa)
-versa="$root/target/release/versa"
+versa="${CARGO_TARGET_DIR:-$root/target}/release/versa"
 
 rm -rf "$out" && mkdir -p "$out"
 echo "== versa quickstart (churn, alias production)" >&2

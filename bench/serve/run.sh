@@ -59,7 +59,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import mlflow, sklear
 fi
 echo "== building versa (release)" >&2
 (cd "$root" && cargo build --quiet --release -p versa)
-versa="$root/target/release/versa"
+versa="${CARGO_TARGET_DIR:-$root/target}/release/versa"
 
 rm -rf "$out" && mkdir -p "$out"
 pids=()

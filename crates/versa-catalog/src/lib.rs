@@ -31,14 +31,14 @@ macro_rules! for_each_backend {
             #[allow(unused_imports)]
             use super::*;
             #[allow(unused_imports)]
-            use $crate::sqlite::{Db, DbRow, Ops};
+            use $crate::sqlite::{Db, DbRow, JSON_METRIC_HEADS, JSON_PAIRS, Ops};
             $($item)*
         }
         mod on_postgres {
             #[allow(unused_imports)]
             use super::*;
             #[allow(unused_imports)]
-            use $crate::postgres::{Db, DbRow, Ops};
+            use $crate::postgres::{Db, DbRow, JSON_METRIC_HEADS, JSON_PAIRS, Ops};
             $($item)*
         }
     };

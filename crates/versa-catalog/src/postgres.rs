@@ -32,6 +32,7 @@
 //! connection and the server rolls the transaction back.
 //!
 //! Must not know any operation's SQL; that lives in the operation modules.
+//! It holds only the dialect fragments they share (`JSON_PAIRS`…).
 
 use std::str::FromStr;
 
@@ -48,6 +49,14 @@ pub(crate) type Db = sqlx::Postgres;
 /// A result row, for the backend-agnostic operation modules.
 pub(crate) type DbRow = sqlx::postgres::PgRow;
 
+/// Aggregates a run's `key, value` rows into one JSON text of `[key, value]` pairs.
+pub(crate) const JSON_PAIRS: &str = "json_agg(json_build_array(key, value) ORDER BY key)::text";
+
+/// Aggregates a run's latest metrics, less their values, into one JSON text
+/// of `[key, timestamp, step, is_nan]`, ordered by key.
+pub(crate) const JSON_METRIC_HEADS: &str =
+    "json_agg(json_build_array(key, timestamp, step, is_nan) ORDER BY key)::text";
+
 /// The operations' view of a PostgreSQL catalog.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ops<'a> {
@@ -61,6 +70,15 @@ impl<'a> Ops<'a> {
 
     pub(crate) fn pool(&self) -> &'a PgPool {
         self.pool
+    }
+
+    /// Starts a read-only transaction whose statements all see one snapshot
+    /// (REPEATABLE READ: every statement sees the snapshot of the first).
+    pub(crate) async fn read_tx(&self, operation: &str) -> Result<Transaction<'static, Db>> {
+        self.pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(db(format!("start transaction to {operation}")))
     }
 
     /// Starts a READ COMMITTED write transaction; the operation takes the

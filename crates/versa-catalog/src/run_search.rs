@@ -1228,8 +1228,7 @@ impl Catalog {
             ops.search_candidates(&search.experiment_ids, search.view, &needs).await
         })?;
         let (page, next) = select_page(candidates, &filter, &order, offset, search.max_results);
-        let ids: Vec<RunId> = page.iter().map(|run| run.run_id.clone()).collect();
-        let runs = self.tracked_runs(&ids).await?;
+        let runs = self.runs_with_details(page).await?;
         Ok(RunPage {
             runs,
             next_page_token: next.map(|offset| encode_page_token(offset, &scope)),

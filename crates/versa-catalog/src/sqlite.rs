@@ -12,6 +12,7 @@
 //! transaction in the WAL uncommitted, and the next opener rolls it back.
 //!
 //! Must not know any operation's SQL; that lives in the operation modules.
+//! It holds only the dialect fragments they share (`JSON_PAIRS`…).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -32,6 +33,14 @@ pub(crate) type DbRow = sqlx::sqlite::SqliteRow;
 /// How long a writer waits for another writer's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Aggregates a run's `key, value` rows into one JSON text of `[key, value]` pairs.
+pub(crate) const JSON_PAIRS: &str = "json_group_array(json_array(key, value) ORDER BY key)";
+
+/// Aggregates a run's latest metrics, less their values, into one JSON text
+/// of `[key, timestamp, step, is_nan]`, ordered by key.
+pub(crate) const JSON_METRIC_HEADS: &str =
+    "json_group_array(json_array(key, timestamp, step, is_nan) ORDER BY key)";
+
 /// The operations' view of a SQLite catalog.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ops<'a> {
@@ -45,6 +54,15 @@ impl<'a> Ops<'a> {
 
     pub(crate) fn pool(&self) -> &'a SqlitePool {
         self.pool
+    }
+
+    /// Starts a read-only transaction whose statements all see one snapshot
+    /// (a deferred transaction: its first read fixes the snapshot (WAL)).
+    pub(crate) async fn read_tx(&self, operation: &str) -> Result<Transaction<'static, Db>> {
+        self.pool
+            .begin_with("BEGIN")
+            .await
+            .map_err(db(format!("start transaction to {operation}")))
     }
 
     /// Starts a write transaction that holds the database write lock from its
@@ -118,6 +136,13 @@ fn migrator() -> Migrator {
             "mlflow_registry".into(),
             MigrationType::Simple,
             include_str!("../migrations/sqlite/0004_mlflow_registry.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            5,
+            "clustered run data".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0005_clustered_run_data.sql").into_sql_str(),
             false,
         ),
     ])
@@ -205,5 +230,94 @@ fn is_busy(error: &sqlx::Error) -> bool {
             .and_then(|code| code.parse::<i32>().ok())
             .is_some_and(|code| code & 0xff == 5),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    use super::*;
+
+    /// A catalog written at schema version 4 (rowid tables) keeps every
+    /// param, tag and metric row when 0005 rebuilds them WITHOUT ROWID, and
+    /// the rebuilt tables still cascade a run's deletion.
+    #[tokio::test]
+    async fn migration_5_keeps_run_data_and_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        let mut up_to_4 = migrator();
+        up_to_4.migrations = up_to_4
+            .migrations
+            .iter()
+            .filter(|m| m.version <= 4)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        up_to_4.run(&pool).await.unwrap();
+        for statement in [
+            "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, \
+             creation_time, last_update_time) VALUES ('7', 'e', 'x', 'active', 1, 1)",
+            "INSERT INTO runs (run_id, experiment_id, run_name, status, start_time, artifact_uri, \
+             user_id, host, versa_version) VALUES ('r1', '7', 'one', 'FINISHED', 1, 'a', 'u', 'h', 'v'), \
+             ('r2', '7', 'two', 'FINISHED', 2, 'a', 'u', 'h', 'v')",
+            "INSERT INTO params VALUES ('r1', 'lr', '0.1'), ('r2', 'lr', '0.2')",
+            "INSERT INTO run_tags VALUES ('r1', 'team', 'ml')",
+            "INSERT INTO metrics VALUES ('r1', 'loss', 0.5, 10, 0, 0), ('r1', 'loss', 0.25, 11, 1, 0), \
+             ('r2', 'loss', 0, 12, 0, 1)",
+            "INSERT INTO latest_metrics VALUES ('r1', 'loss', 0.25, 11, 1, 0), ('r2', 'loss', 0, 12, 0, 1)",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        let pool = open(&path).await.unwrap();
+        let count = |table: &'static str| {
+            let pool = pool.clone();
+            async move {
+                // Table names are this test's constants.
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+                    .get::<i64, _>(0)
+            }
+        };
+        assert_eq!(count("params").await, 2);
+        assert_eq!(count("run_tags").await, 1);
+        assert_eq!(count("metrics").await, 3);
+        assert_eq!(count("latest_metrics").await, 2);
+        let sql: String = sqlx::query_scalar(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'latest_metrics'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert!(sql.contains("WITHOUT ROWID"), "{sql}");
+        let latest: (f64, i64, i64, bool) = sqlx::query_as(
+            "SELECT value, timestamp, step, is_nan FROM latest_metrics WHERE run_id = 'r1'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(latest, (0.25, 11, 1, false));
+
+        sqlx::query("DELETE FROM runs WHERE run_id = 'r1'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert_eq!(count("params").await, 1);
+        assert_eq!(count("run_tags").await, 0);
+        assert_eq!(count("metrics").await, 1);
+        assert_eq!(count("latest_metrics").await, 1);
     }
 }

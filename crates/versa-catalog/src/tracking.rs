@@ -365,6 +365,56 @@ fn parse_input_tags(text: &str) -> Result<BTreeMap<String, String>> {
     })
 }
 
+/// A JSON array of `[key, value]` string pairs, as the backends'
+/// `JSON_PAIRS` aggregate writes it.
+fn parse_pairs(table: &'static str, text: &str) -> Result<BTreeMap<String, String>> {
+    let pairs: Vec<(String, String)> =
+        serde_json::from_str(text).map_err(|_| CatalogError::Corrupt {
+            table,
+            column: "key, value",
+            value: text.chars().take(200).collect(),
+            expected: "a JSON array of [key, value] string pairs",
+        })?;
+    Ok(pairs.into_iter().collect())
+}
+
+/// A JSON array of `[key, timestamp, step, is_nan]`, as the backends'
+/// `JSON_METRIC_HEADS` aggregate writes it (`is_nan` is 0/1 on SQLite,
+/// false/true on PostgreSQL).
+fn parse_metric_heads(text: &str) -> Result<Vec<(String, i64, i64, bool)>> {
+    let corrupt = || CatalogError::Corrupt {
+        table: "latest_metrics",
+        column: "key, timestamp, step, is_nan",
+        value: text.chars().take(200).collect(),
+        expected: "a JSON array of [key, timestamp, step, is_nan]",
+    };
+    let heads: Vec<(String, i64, i64, serde_json::Value)> =
+        serde_json::from_str(text).map_err(|_| corrupt())?;
+    heads
+        .into_iter()
+        .map(|(key, timestamp, step, is_nan)| {
+            let is_nan = match is_nan {
+                serde_json::Value::Bool(flag) => flag,
+                serde_json::Value::Number(n) if n.as_i64() == Some(0) => false,
+                serde_json::Value::Number(n) if n.as_i64() == Some(1) => true,
+                _ => return Err(corrupt()),
+            };
+            Ok((key, timestamp, step, is_nan))
+        })
+        .collect()
+}
+
+/// Metric values and heads were read in one snapshot in the same order, so
+/// their counts agree unless the database misbehaves.
+fn metrics_out_of_step(run_id: &str) -> CatalogError {
+    CatalogError::Corrupt {
+        table: "latest_metrics",
+        column: "value",
+        value: run_id.to_string(),
+        expected: "one value per metric key, read in the same snapshot as the keys",
+    }
+}
+
 /// Run ids per `IN (…)` statement when reading details of many runs.
 const RUNS_PER_STATEMENT: usize = 500;
 
@@ -405,6 +455,19 @@ impl Catalog {
                     found.push(run);
                 }
             }
+        }
+        Ok(found)
+    }
+
+    /// These runs (headers already read) in full, in the order given.
+    pub(crate) async fn runs_with_details(&self, runs: Vec<Run>) -> Result<Vec<TrackedRun>> {
+        let mut found = Vec::with_capacity(runs.len());
+        let mut runs = runs.into_iter().peekable();
+        while runs.peek().is_some() {
+            let chunk: Vec<Run> = runs.by_ref().take(RUNS_PER_STATEMENT).collect();
+            let order: Vec<String> = chunk.iter().map(|run| run.run_id.to_string()).collect();
+            let mut details = dispatch!(self, ops => ops.with_details(chunk).await)?;
+            found.extend(order.iter().filter_map(|run_id| details.remove(run_id)));
         }
         Ok(found)
     }
@@ -1154,7 +1217,48 @@ for_each_backend! {
             run_ids: &[RunId],
         ) -> Result<BTreeMap<String, TrackedRun>> {
             let operation = "read runs";
-            let mut found = BTreeMap::new();
+            if run_ids.is_empty() {
+                return Ok(BTreeMap::new());
+            }
+            let mut query = QueryBuilder::<Db>::new(format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE run_id IN ("
+            ));
+            let mut ids = query.separated(", ");
+            for run_id in run_ids {
+                ids.push_bind(run_id.as_str().to_string());
+            }
+            query.push(")");
+            let rows = query
+                .build()
+                .fetch_all(self.pool())
+                .await
+                .map_err(db(operation))?;
+            let runs = rows.iter().map(run_from_row).collect::<Result<Vec<_>>>()?;
+            self.with_details(runs).await
+        }
+
+        /// These runs with their params, latest metrics, tags and dataset
+        /// inputs, by run id.
+        pub(crate) async fn with_details(
+            &self,
+            runs: Vec<Run>,
+        ) -> Result<BTreeMap<String, TrackedRun>> {
+            let operation = "read runs";
+            let run_ids: Vec<RunId> = runs.iter().map(|run| run.run_id.clone()).collect();
+            let run_ids = run_ids.as_slice();
+            let mut found: BTreeMap<String, TrackedRun> = runs
+                .into_iter()
+                .map(|run| {
+                    let details = TrackedRun {
+                        run,
+                        params: BTreeMap::new(),
+                        metrics: Vec::new(),
+                        tags: BTreeMap::new(),
+                        dataset_inputs: Vec::new(),
+                    };
+                    (details.run.run_id.to_string(), details)
+                })
+                .collect();
             if run_ids.is_empty() {
                 return Ok(found);
             }
@@ -1168,64 +1272,87 @@ for_each_backend! {
                 query.push(")");
                 query
             };
-            let rows = in_list(&format!("SELECT {RUN_COLUMNS} FROM runs"))
-                .build()
-                .fetch_all(self.pool())
-                .await
-                .map_err(db(operation))?;
-            for row in &rows {
-                let run = run_from_row(row)?;
-                found.insert(
-                    run.run_id.to_string(),
-                    TrackedRun {
-                        run,
-                        params: BTreeMap::new(),
-                        metrics: Vec::new(),
-                        tags: BTreeMap::new(),
-                        dataset_inputs: Vec::new(),
-                    },
-                );
+            // Params, tags and metric heads come as one JSON text per run and
+            // table, metric values as one bare column: sqlx's SQLite driver
+            // copies every value of every row, so a run's ~15 pair rows and
+            // ~50 six-column metric rows (MLflow clients log that many) cost
+            // far more than parsing one array. Values are not in the JSON
+            // because SQLite's float-to-text conversions do not round-trip
+            // every double; they are paired with their heads by order, both
+            // read in one snapshot.
+            let mut tx = self.read_tx(operation).await?;
+            let mut query = in_list(&format!(
+                "SELECT run_id, 0, {JSON_PAIRS} FROM params"
+            ));
+            query.push(" GROUP BY run_id UNION ALL SELECT run_id, 1, ");
+            query.push(JSON_PAIRS);
+            query.push(" FROM run_tags WHERE run_id IN (");
+            let mut ids = query.separated(", ");
+            for run_id in run_ids {
+                ids.push_bind(run_id.as_str().to_string());
             }
-            for table in ["params", "run_tags"] {
-                let rows = in_list(&format!("SELECT run_id, key, value FROM {table}"))
-                    .build()
-                    .fetch_all(self.pool())
-                    .await
-                    .map_err(db(operation))?;
-                for row in &rows {
-                    let run_id: String = row.try_get(0).map_err(db(operation))?;
-                    let key: String = row.try_get(1).map_err(db(operation))?;
-                    let value: String = row.try_get(2).map_err(db(operation))?;
-                    if let Some(run) = found.get_mut(&run_id) {
-                        if table == "params" {
-                            run.params.insert(key, value);
-                        } else {
-                            run.tags.insert(key, value);
-                        }
-                    }
-                }
-            }
-            let mut query =
-                in_list("SELECT run_id, key, value, timestamp, step, is_nan FROM latest_metrics");
-            query.push(" ORDER BY run_id, key");
+            query.push(") GROUP BY run_id");
             let rows = query
                 .build()
-                .fetch_all(self.pool())
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(db(operation))?;
             for row in &rows {
                 let run_id: String = row.try_get(0).map_err(db(operation))?;
-                let value: f64 = row.try_get(2).map_err(db(operation))?;
-                let is_nan: bool = row.try_get(5).map_err(db(operation))?;
-                let point = MetricPoint {
-                    key: row.try_get(1).map_err(db(operation))?,
-                    value: decode_metric(value, is_nan),
-                    timestamp: row.try_get(3).map_err(db(operation))?,
-                    step: row.try_get(4).map_err(db(operation))?,
-                };
+                let is_tags: i32 = row.try_get(1).map_err(db(operation))?;
+                let text: String = row.try_get(2).map_err(db(operation))?;
+                let table = if is_tags == 0 { "params" } else { "run_tags" };
+                let pairs = parse_pairs(table, &text)?;
                 if let Some(run) = found.get_mut(&run_id) {
-                    run.metrics.push(point);
+                    if is_tags == 0 {
+                        run.params = pairs;
+                    } else {
+                        run.tags = pairs;
+                    }
                 }
+            }
+            let mut query = in_list(&format!(
+                "SELECT run_id, {JSON_METRIC_HEADS} FROM latest_metrics"
+            ));
+            query.push(" GROUP BY run_id ORDER BY run_id");
+            let heads = query
+                .build()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db(operation))?;
+            let mut query = in_list("SELECT value FROM latest_metrics");
+            query.push(" ORDER BY run_id, key");
+            let values = query
+                .build()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db(operation))?;
+            tx.commit().await.map_err(db(operation))?;
+            let mut values = values.iter();
+            for row in &heads {
+                let run_id: String = row.try_get(0).map_err(db(operation))?;
+                let text: String = row.try_get(1).map_err(db(operation))?;
+                let heads = parse_metric_heads(&text)?;
+                let mut points = Vec::with_capacity(heads.len());
+                for (key, timestamp, step, is_nan) in heads {
+                    let value: f64 = values
+                        .next()
+                        .ok_or_else(|| metrics_out_of_step(&run_id))?
+                        .try_get(0)
+                        .map_err(db(operation))?;
+                    points.push(MetricPoint {
+                        key,
+                        value: decode_metric(value, is_nan),
+                        timestamp,
+                        step,
+                    });
+                }
+                if let Some(run) = found.get_mut(&run_id) {
+                    run.metrics = points;
+                }
+            }
+            if values.next().is_some() {
+                return Err(metrics_out_of_step("(after the last run)"));
             }
             let mut inputs = self.dataset_inputs_of(run_ids).await?;
             for (run_id, run) in found.iter_mut() {

@@ -92,6 +92,7 @@ conformance!(
     runs_get_names_tags_and_proxied_artifact_uris,
     log_batch_checks_limits_and_writes_all_or_nothing,
     non_finite_metrics_round_trip,
+    many_runs_read_together_keep_every_value_exact,
     run_search_filters_orders_views_and_pages,
     runs_update_rename_delete_restore_and_untag,
     metric_history_pages_and_dataset_inputs,
@@ -596,6 +597,113 @@ async fn non_finite_metrics_round_trip(store: Store) {
         names(&catalog, &search(&["0"], "metrics.inf > 1e300", &[])).await,
         ["r"]
     );
+}
+
+/// Reading many runs at once aggregates their params, tags and metric keys
+/// per run and pairs metric values with their keys by order; every value
+/// must come back exactly, in the right run, whatever the runs hold.
+async fn many_runs_read_together_keep_every_value_exact(store: Store) {
+    let catalog = store.open().await;
+    // Doubles whose shortest decimal form needs 17 digits, or that SQLite's
+    // own float-to-text conversion gets wrong, plus the awkward ones (not
+    // -0.0: SQLite stores an integral REAL as an integer, so it keeps 0.0).
+    let awkward = [
+        0.1 + 0.2,
+        5e-324,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+        -3.388_246_693_551_885e111,
+        -4.771_792_497_896_001_4e249,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        1.0 / 3.0,
+    ];
+    let mut expected = Vec::new();
+    for index in 0..7 {
+        let run_id = start(&catalog, "0", &format!("r{index}"), index).await;
+        // Run 3 logs nothing: its empty lists must not shift the others' values.
+        let n_metrics = if index == 3 {
+            0
+        } else {
+            5 + index as usize * 3
+        };
+        let metrics: Vec<MetricPoint> = (0..n_metrics)
+            .map(|m| {
+                let value = awkward[(m + index as usize) % awkward.len()]
+                    * if m % 2 == 0 { 1.0 } else { -1.0 };
+                point(&format!("m{m:02}"), value, 1_000 + m as i64, m as i64 - 2)
+            })
+            .collect();
+        let params = if index == 3 {
+            Vec::new()
+        } else {
+            pairs(&[
+                ("quote", "say \"hi\""),
+                ("unicode", "naïve ✓"),
+                ("backslash", "C:\\data\\x"),
+                ("empty", ""),
+                ("n", &index.to_string()),
+            ])
+        };
+        let tags = if index % 2 == 0 {
+            pairs(&[("team", "ml"), ("json", "{\"a\": [1, 2]}")])
+        } else {
+            Vec::new()
+        };
+        let batch = RunBatch {
+            metrics: metrics.clone(),
+            params: params.clone(),
+            tags: tags.clone(),
+        };
+        catalog.log_batch(&run_id, &batch).await.unwrap();
+        expected.push((run_id, metrics, params, tags));
+    }
+    let ids: Vec<RunId> = expected.iter().map(|(id, ..)| id.clone()).collect();
+    let runs = catalog.tracked_runs(&ids).await.unwrap();
+    assert_eq!(runs.len(), expected.len());
+    for (run, (run_id, metrics, params, tags)) in runs.iter().zip(&expected) {
+        assert_eq!(&run.run.run_id, run_id);
+        let got: BTreeMap<&str, (u64, i64, i64)> = run
+            .metrics
+            .iter()
+            .map(|m| (m.key.as_str(), (m.value.to_bits(), m.timestamp, m.step)))
+            .collect();
+        let want: BTreeMap<&str, (u64, i64, i64)> = metrics
+            .iter()
+            .map(|m| {
+                // NaN is stored as a flag; its payload is not kept.
+                let bits = if m.value.is_nan() {
+                    f64::NAN.to_bits()
+                } else {
+                    m.value.to_bits()
+                };
+                (m.key.as_str(), (bits, m.timestamp, m.step))
+            })
+            .collect();
+        let got: BTreeMap<&str, (u64, i64, i64)> = got
+            .into_iter()
+            .map(|(key, (bits, t, s))| {
+                let bits = if f64::from_bits(bits).is_nan() {
+                    f64::NAN.to_bits()
+                } else {
+                    bits
+                };
+                (key, (bits, t, s))
+            })
+            .collect();
+        assert_eq!(got, want, "metrics of {}", run.run.run_name);
+        let want_params: BTreeMap<String, String> = params.iter().cloned().collect();
+        assert_eq!(run.params, want_params, "params of {}", run.run.run_name);
+        for (key, value) in tags {
+            assert_eq!(
+                run.tags.get(key),
+                Some(value),
+                "tag {key} of {}",
+                run.run.run_name
+            );
+        }
+    }
 }
 
 async fn run_search_filters_orders_views_and_pages(store: Store) {

@@ -157,6 +157,25 @@ pub(crate) fn json(value: Value) -> Response {
         .into_response()
 }
 
+/// A 200 response with `value` serialized straight to the body, for
+/// responses large enough that building a [`Value`] first would cost (a
+/// failure to serialize, which the wire types cannot produce, is a 500).
+pub(crate) fn json_of(value: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
+        Err(error) => MlflowError::new(
+            ErrorCode::InternalError,
+            format!("could not write the response: {error}"),
+        )
+        .into_response(),
+    }
+}
+
 /// A request's parameters: the query string for GET (and DELETE without a
 /// body), the JSON object body otherwise. Query values are strings; a key
 /// given more than once becomes an array, as MLflow's repeated fields
