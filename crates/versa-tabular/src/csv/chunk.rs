@@ -40,8 +40,8 @@ use arrow_schema::DataType;
 use versa_core::ColumnType;
 
 use super::{
-    Inference, POWERS_OF_TEN, RecordShape, decimal_quotient, parse_boolean, parse_float,
-    parse_integer, present,
+    Inference, MISSING_MARKERS, POWERS_OF_TEN, RecordShape, decimal_quotient, parse_boolean,
+    parse_float, parse_integer, present,
 };
 use crate::error::TabularError;
 
@@ -199,14 +199,7 @@ impl<'a> Cursor<'a> {
 /// rules of [`present`], on bytes).
 #[inline]
 fn present_bytes(cell: &[u8]) -> Option<&[u8]> {
-    if let (Some(&first), Some(&last)) = (cell.first(), cell.last())
-        && first > b' '
-        && first < 0x80
-        && last > b' '
-        && last < 0x80
-        && first != b'N'
-        && first != b'n'
-    {
+    if plainly_present(cell) {
         return Some(cell);
     }
     match std::str::from_utf8(cell) {
@@ -214,6 +207,26 @@ fn present_bytes(cell: &[u8]) -> Option<&[u8]> {
         // Only in input that fails UTF-8 validation, which is reported instead.
         Err(_) => Some(cell),
     }
+}
+
+/// Whether a cell is present as it is: no surrounding whitespace (ASCII
+/// space and controls, or any non-ASCII byte that might start a Unicode
+/// space) and not a missing marker, so trimming would change nothing. Cells
+/// starting with `N`/`n` (`north`, `no`) are compared with the markers here,
+/// rather than sent the slow way.
+#[inline]
+fn plainly_present(cell: &[u8]) -> bool {
+    let (Some(&first), Some(&last)) = (cell.first(), cell.last()) else {
+        return false;
+    };
+    first > b' '
+        && first < 0x80
+        && last > b' '
+        && last < 0x80
+        && ((first != b'N' && first != b'n')
+            || !MISSING_MARKERS
+                .iter()
+                .any(|marker| marker.as_bytes() == cell))
 }
 
 fn as_text(value: &[u8]) -> &str {
@@ -500,14 +513,7 @@ impl ColumnChunk {
                 // Unquoted text that needs no trimming and is no marker.
                 let end = cursor.field_end(at);
                 let cell = &cursor.bytes[at..end];
-                if let (Some(&first), Some(&last)) = (cell.first(), cell.last())
-                    && first > b' '
-                    && first < 0x80
-                    && last > b' '
-                    && last < 0x80
-                    && first != b'N'
-                    && first != b'n'
-                {
+                if plainly_present(cell) {
                     // Short cells are copied as one fixed 16-byte block
                     // (a couple of vector moves, where a copy of variable
                     // length is a call) and the excess cut off.
@@ -1258,6 +1264,52 @@ mod tests {
             text.push(char::from(b'0' + digit));
         }
         text
+    }
+
+    #[test]
+    fn cells_starting_with_n_are_present_unless_they_are_markers() {
+        let cells = [
+            "north", "no", "n", "N", "NA", "Na", "na", "nA", "NAN", "NaN", "nan", "null", "NULL",
+            "Null", "nul", "nulls", "NaNa", " NA", "NA ", "\tnull", "n o", "yes", "", " ", "é",
+            "Nè",
+        ];
+        for cell in cells {
+            let expected = present(cell).map(str::as_bytes);
+            assert_eq!(present_bytes(cell.as_bytes()), expected, "{cell:?}");
+            if plainly_present(cell.as_bytes()) {
+                assert_eq!(expected, Some(cell.as_bytes()), "{cell:?}");
+            }
+        }
+        assert!(plainly_present(b"north") && plainly_present(b"no"));
+        assert!(!plainly_present(b"NA") && !plainly_present(b"null") && !plainly_present(b"NaN"));
+        // In a decoded text column: markers are missing, look-alikes are text.
+        let text = "region,churned\nnorth,no\nNA,null\nnan,NULL\nN,n\n";
+        let table =
+            crate::csv::read_csv(text.as_bytes(), &crate::csv::CsvOptions::default()).unwrap();
+        let column = |index: usize| -> Vec<crate::Value> {
+            (0..table.n_rows())
+                .map(|row| table.value(index, row))
+                .collect()
+        };
+        let text_of = |value: &str| crate::Value::Text(value.into());
+        assert_eq!(
+            column(0),
+            [
+                text_of("north"),
+                crate::Value::Missing,
+                text_of("nan"),
+                text_of("N")
+            ]
+        );
+        assert_eq!(
+            column(1),
+            [
+                text_of("no"),
+                crate::Value::Missing,
+                crate::Value::Missing,
+                text_of("n")
+            ]
+        );
     }
 
     #[test]
