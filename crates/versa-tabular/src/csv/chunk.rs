@@ -491,6 +491,11 @@ impl ColumnChunk {
         row: usize,
     ) -> Result<bool, TabularError> {
         let at = cursor.at;
+        if cursor.ends_field(at) {
+            // An empty cell: the marker `""`, missing in every type.
+            self.push_missing(slots);
+            return Ok(cursor.end_field());
+        }
         match &mut self.values {
             Values::Integer => {
                 if let Some((value, end, negative)) = fast_integer(cursor, at) {
