@@ -39,7 +39,7 @@ use arrow_array::Array;
 use versa_core::{ColumnSchema, ColumnType};
 
 use crate::error::TabularError;
-use crate::table::{DecodedTable, Table, TypeReason};
+use crate::table::{DecodedTable, SourceLines, Table, TypeReason};
 
 mod chunk;
 
@@ -184,7 +184,7 @@ fn decode_in_chunks(
     // column-by-column decoder would report it.
     if let Some((column, row, value)) = records.first_invalid() {
         return Err(TabularError::InvalidValue {
-            line: records.lines[row],
+            line: records.lines.get(row).unwrap_or_default(),
             column: names[column].clone(),
             value,
             expected: types[column],
@@ -236,9 +236,9 @@ impl Inference {
         }
     }
 
-    fn conclude(self, lines: &[usize]) -> (ColumnType, TypeReason) {
+    fn conclude(self, lines: &SourceLines) -> (ColumnType, TypeReason) {
         let located = |(row, example): (usize, String)| {
-            let line = lines.get(row).copied().unwrap_or_default();
+            let line = lines.get(row).unwrap_or_default();
             (example, format!("line {line}"))
         };
         match (self.any, self.not_integer, self.not_float, self.not_boolean) {

@@ -26,8 +26,57 @@ pub struct Table {
     schema: Vec<ColumnSchema>,
     batch: RecordBatch,
     /// 1-based source line of each row, when the table was decoded from text.
-    // An `Arc<Vec>` takes the decoder's vector as it is (`Arc<[_]>` would copy it).
-    source_lines: Option<Arc<Vec<usize>>>,
+    source_lines: Option<Arc<SourceLines>>,
+}
+
+/// The 1-based source line of each row, kept as the runs of rows on
+/// consecutive lines: nearly every CSV record is one line, so a million rows
+/// usually take one entry rather than a million.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct SourceLines {
+    n_rows: usize,
+    /// `(row, line)` where a run starts: row 0, and every row whose line is
+    /// not the previous row's plus one (after a blank line or a record of
+    /// several lines). Only those, so equal lines give equal values.
+    runs: Vec<(usize, usize)>,
+}
+
+impl SourceLines {
+    /// Appends a row on `line`.
+    #[inline]
+    pub(crate) fn push(&mut self, line: usize) {
+        self.push_run(self.n_rows, line, 1);
+    }
+
+    /// Appends `n_rows` rows on consecutive lines from `line` (the first
+    /// row being `row`, which must be the next one).
+    pub(crate) fn push_run(&mut self, row: usize, line: usize, n_rows: usize) {
+        debug_assert_eq!(row, self.n_rows);
+        if n_rows == 0 {
+            return;
+        }
+        let continues = self
+            .runs
+            .last()
+            .is_some_and(|&(start, first)| first + (row - start) == line);
+        if !continues {
+            self.runs.push((row, line));
+        }
+        self.n_rows += n_rows;
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.n_rows
+    }
+
+    pub(crate) fn get(&self, row: usize) -> Option<usize> {
+        if row >= self.n_rows {
+            return None;
+        }
+        let run = self.runs.partition_point(|&(start, _)| start <= row) - 1;
+        let (start, line) = self.runs[run];
+        Some(line + (row - start))
+    }
 }
 
 /// One cell, owned.
@@ -236,7 +285,7 @@ impl Table {
     }
 
     /// Attaches the 1-based source line of each row, for error messages.
-    pub(crate) fn with_source_lines(mut self, lines: Vec<usize>) -> Table {
+    pub(crate) fn with_source_lines(mut self, lines: SourceLines) -> Table {
         debug_assert_eq!(lines.len(), self.n_rows());
         self.source_lines = Some(Arc::new(lines));
         self
@@ -351,7 +400,7 @@ impl Table {
     pub fn source_line(&self, row: usize) -> Option<usize> {
         self.source_lines
             .as_deref()
-            .and_then(|lines| lines.get(row).copied())
+            .and_then(|lines| lines.get(row))
     }
 
     /// A new table holding the given rows, in the given order (repeats
@@ -403,7 +452,11 @@ impl Table {
             .collect();
         let mut table = Table::from_columns(self.schema.clone(), columns)?;
         if let Some(lines) = &self.source_lines {
-            table.source_lines = Some(Arc::new(rows.iter().map(|&r| lines[r]).collect()));
+            let mut taken = SourceLines::default();
+            for &row in rows {
+                taken.push(lines.get(row).unwrap_or_default());
+            }
+            table.source_lines = Some(Arc::new(taken));
         }
         Ok(table)
     }
@@ -476,6 +529,51 @@ fn as_string(array: &ArrayRef) -> &StringArray {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_lines_keep_every_row_line_in_runs() {
+        let mut rng = versa_core::Rng::new(3);
+        for _ in 0..200 {
+            // Lines that mostly step by one, with blank lines, multi-line
+            // records and (after take_rows) any order.
+            let mut expected = Vec::new();
+            let mut line = 1 + rng.below(3);
+            for _ in 0..rng.below(60) {
+                expected.push(line);
+                line += match rng.below(6) {
+                    0 => 2 + rng.below(3),
+                    _ => 1,
+                };
+            }
+            let mut lines = SourceLines::default();
+            for &line in &expected {
+                lines.push(line);
+            }
+            assert_eq!(lines.len(), expected.len());
+            let got: Vec<usize> = (0..expected.len()).filter_map(|row| lines.get(row)).collect();
+            assert_eq!(got, expected);
+            assert_eq!(lines.get(expected.len()), None);
+            // Pushed as runs, the same rows give an equal value.
+            let mut by_runs = SourceLines::default();
+            let mut row = 0;
+            while row < expected.len() {
+                let mut n_rows = 1;
+                while row + n_rows < expected.len()
+                    && expected[row + n_rows] == expected[row] + n_rows
+                    && rng.below(4) != 0
+                {
+                    n_rows += 1;
+                }
+                by_runs.push_run(row, expected[row], n_rows);
+                row += n_rows;
+            }
+            assert_eq!(by_runs, lines);
+        }
+        let mut consecutive = SourceLines::default();
+        consecutive.push_run(0, 2, 1_000_000);
+        assert_eq!(consecutive.runs.len(), 1);
+        assert_eq!(consecutive.get(999_999), Some(1_000_001));
+    }
 
     fn column(name: &str, column_type: ColumnType) -> ColumnSchema {
         ColumnSchema {

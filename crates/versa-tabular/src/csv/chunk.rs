@@ -44,6 +44,7 @@ use super::{
     parse_float, parse_integer, present,
 };
 use crate::error::TabularError;
+use crate::table::SourceLines;
 
 /// The nominal size of one chunk of records.
 pub(super) const CHUNK_BYTES: usize = 1 << 20;
@@ -632,8 +633,12 @@ struct ChunkOutput {
     window: (usize, usize),
     /// Line breaks consumed between `start` and `stop`.
     n_lines: usize,
-    /// Per record, the line it starts on, relative to the chunk's first line.
-    lines: Vec<usize>,
+    /// Records parsed.
+    n_records: usize,
+    /// `(record, line)` relative to the chunk's first record and line, for
+    /// the first record and every record not on the line after the previous
+    /// one's first (see [`SourceLines`]); the other records' lines follow.
+    line_runs: Vec<(usize, usize)>,
     columns: Vec<ColumnChunk>,
     /// The first record whose width differs (relative line).
     first_ragged: Option<RecordShape>,
@@ -661,7 +666,7 @@ pub(super) struct Records {
     /// Per column, the slots of every chunk's window (see [`Values`]).
     slots: Vec<Vec<u64>>,
     /// Per record, its 1-based line.
-    pub(super) lines: Vec<usize>,
+    pub(super) lines: SourceLines,
     pub(super) first_ragged: Option<RecordShape>,
     /// Per column, the inference over all records (absolute rows).
     pub(super) inference: Vec<Inference>,
@@ -738,7 +743,8 @@ fn parse_chunk(
         stop: end,
         window,
         n_lines: 0,
-        lines: Vec::with_capacity(capacity),
+        n_records: 0,
+        line_runs: Vec::new(),
         columns: layout
             .declared
             .iter()
@@ -766,9 +772,16 @@ fn parse_records(
     slots: &mut [&mut [u64]],
 ) -> Result<(), TabularError> {
     while cursor.start_record(end) {
-        let row = output.lines.len();
-        output.lines.push(cursor.line);
+        let row = output.n_records;
         let line = cursor.line;
+        if output
+            .line_runs
+            .last()
+            .is_none_or(|&(start, first)| first + (row - start) != line)
+        {
+            output.line_runs.push((row, line));
+        }
+        output.n_records += 1;
         let mut n_fields = 0;
         let mut more = true;
         for (column, slots) in output.columns.iter_mut().zip(slots.iter_mut()) {
@@ -909,25 +922,26 @@ fn cut(bytes: &[u8], from: usize, chunk_bytes: usize) -> Vec<(usize, usize)> {
     starts.iter().copied().zip(ends).collect()
 }
 
-/// Joins the chunks' line numbers (made absolute in parallel, each chunk
-/// into its stretch of one vector), raggedness and inference.
+/// Joins the chunks' line numbers (made absolute), raggedness and
+/// inference.
 fn gather(
     chunks: Vec<ChunkOutput>,
     slots: Vec<Vec<u64>>,
     data_line: usize,
 ) -> Result<Records, TabularError> {
-    let n_rows = chunks.iter().map(|chunk| chunk.lines.len()).sum();
-    let mut lines = vec![0usize; n_rows];
+    let mut lines = SourceLines::default();
     let mut first_ragged = None;
     let mut inference: Vec<Inference> = Vec::new();
     let mut line = data_line;
     let mut row_offset = 0;
-    let mut stretches = Vec::with_capacity(chunks.len());
-    let mut rest = lines.as_mut_slice();
     for chunk in &chunks {
-        let (stretch, tail) = std::mem::take(&mut rest).split_at_mut(chunk.lines.len());
-        stretches.push((stretch, &chunk.lines, line));
-        rest = tail;
+        let runs = &chunk.line_runs;
+        for (index, &(record, relative)) in runs.iter().enumerate() {
+            let next = runs
+                .get(index + 1)
+                .map_or(chunk.n_records, |&(next, _)| next);
+            lines.push_run(row_offset + record, line + relative, next - record);
+        }
         if first_ragged.is_none() {
             first_ragged = chunk.first_ragged.map(|shape| RecordShape {
                 line: line + shape.line,
@@ -941,14 +955,9 @@ fn gather(
                 None => inference.push(later),
             }
         }
-        row_offset += chunk.lines.len();
+        row_offset += chunk.n_records;
         line += chunk.n_lines;
     }
-    parallel_map(stretches, |(stretch, relative, first_line)| {
-        for (line, relative) in stretch.iter_mut().zip(relative) {
-            *line = first_line + relative;
-        }
-    })?;
     Ok(Records {
         chunks,
         slots,
@@ -973,7 +982,7 @@ impl Records {
                 if let Some((row, text)) = &chunk.columns[column].first_invalid {
                     return Some((column, row_offset + row, text.clone()));
                 }
-                row_offset += chunk.lines.len();
+                row_offset += chunk.n_records;
             }
             None
         })
@@ -989,7 +998,7 @@ impl Records {
         let Records {
             chunks, mut slots, ..
         } = self;
-        let n_rows = chunks.iter().map(|chunk| chunk.lines.len()).sum();
+        let n_rows = chunks.iter().map(|chunk| chunk.n_records).sum();
         let windows: Vec<(usize, usize)> = chunks.iter().map(|chunk| chunk.window).collect();
         let items: Vec<_> = chunks
             .into_iter()
@@ -1398,7 +1407,7 @@ mod tests {
                         panic!("one window");
                     };
                     let output = parse_chunk(&layout, (start, end), (0, window), slots);
-                    assert!(output.lines.len() <= window, "{text:?} {start}..{end}");
+                    assert!(output.n_records <= window, "{text:?} {start}..{end}");
                 }
             }
         }
