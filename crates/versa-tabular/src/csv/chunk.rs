@@ -167,11 +167,26 @@ impl<'a> Cursor<'a> {
         self.at = self.field_end(self.at);
     }
 
-    /// Where unquoted text starting at `at` ends.
+    /// Where unquoted text starting at `at` ends: looked for eight bytes at
+    /// a time (a word's bytes equal to the delimiter or a line break are
+    /// flagged with integer arithmetic), then byte by byte near the end.
     #[inline]
     fn field_end(&self, at: usize) -> usize {
         let delimiter = self.delimiter;
-        let rest = &self.bytes[at..];
+        let bytes = self.bytes;
+        let delimiters = spread(delimiter);
+        let mut at = at;
+        while let Some(word) = bytes.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+            let word = u64::from_le_bytes(*word);
+            let found = zero_bytes(word ^ delimiters)
+                | zero_bytes(word ^ spread(b'\n'))
+                | zero_bytes(word ^ spread(b'\r'));
+            if found != 0 {
+                return at + (found.trailing_zeros() / 8) as usize;
+            }
+            at += 8;
+        }
+        let rest = &bytes[at..];
         at + rest
             .iter()
             .position(|&b| b == delimiter || b == b'\n' || b == b'\r')
@@ -194,6 +209,19 @@ impl<'a> Cursor<'a> {
             Some(&byte) => byte == self.delimiter || byte == b'\n' || byte == b'\r',
         }
     }
+}
+
+/// `byte` in every byte of a word.
+#[inline]
+fn spread(byte: u8) -> u64 {
+    u64::from(byte) * 0x0101_0101_0101_0101
+}
+
+/// The high bit of each zero byte of `word`, exact up to the lowest zero
+/// byte (a borrow may flag bytes above it, which no caller looks at).
+#[inline]
+fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(spread(1)) & !word & spread(0x80)
 }
 
 /// One value's trimmed bytes, or `None` when it is a missing marker (the
@@ -1278,6 +1306,34 @@ mod tests {
             text.push(char::from(b'0' + digit));
         }
         text
+    }
+
+    #[test]
+    fn field_ends_are_found_word_by_word_as_byte_by_byte() {
+        let mut rng = versa_core::Rng::new(8);
+        let alphabet = [
+            b'a', b'7', b',', b';', b'\n', b'\r', b'"', 0x80, 0xff, 0x01, 0x00, b' ',
+        ];
+        for _ in 0..5_000 {
+            let len = rng.below(40);
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| match rng.below(3) {
+                    0 => alphabet[rng.below(alphabet.len())],
+                    _ => b'a' + rng.below(26) as u8,
+                })
+                .collect();
+            for delimiter in [b',', b';', b'\t'] {
+                let cursor = Cursor::new(&bytes, delimiter);
+                for at in 0..=bytes.len() {
+                    let expected = at
+                        + bytes[at..]
+                            .iter()
+                            .position(|&b| b == delimiter || b == b'\n' || b == b'\r')
+                            .unwrap_or(bytes.len() - at);
+                    assert_eq!(cursor.field_end(at), expected, "{bytes:?} at {at}");
+                }
+            }
+        }
     }
 
     #[test]
