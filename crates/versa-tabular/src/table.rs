@@ -550,7 +550,9 @@ mod tests {
                 lines.push(line);
             }
             assert_eq!(lines.len(), expected.len());
-            let got: Vec<usize> = (0..expected.len()).filter_map(|row| lines.get(row)).collect();
+            let got: Vec<usize> = (0..expected.len())
+                .filter_map(|row| lines.get(row))
+                .collect();
             assert_eq!(got, expected);
             assert_eq!(lines.get(expected.len()), None);
             // Pushed as runs, the same rows give an equal value.
