@@ -451,11 +451,11 @@ struct ColumnChunk {
     /// the text once the column's type is settled.
     values: Values,
     reread: usize,
-    /// Per row: whether the cell is present (and valid, for declared
-    /// types); left empty until the first missing cell.
-    valid: Vec<bool>,
+    /// The rows (ascending) whose cell is missing (or, for declared types,
+    /// invalid): a few percent of rows in most data, so listing them beats
+    /// a flag per row.
+    missing_rows: Vec<usize>,
     n_rows: usize,
-    n_missing: usize,
     declared: Option<ColumnType>,
     /// Rows relative to the chunk.
     inference: Inference,
@@ -476,9 +476,8 @@ impl ColumnChunk {
         ColumnChunk {
             values,
             reread: 0,
-            valid: Vec::new(),
+            missing_rows: Vec::new(),
             n_rows: 0,
-            n_missing: 0,
             declared,
             inference: Inference::default(),
             first_invalid: None,
@@ -492,20 +491,12 @@ impl ColumnChunk {
 
     #[inline]
     fn push_present(&mut self) {
-        if self.n_missing > 0 {
-            self.valid.push(true);
-        }
         self.n_rows += 1;
     }
 
     #[inline]
     fn push_missing(&mut self, slots: &mut [u64]) {
-        if self.n_missing == 0 {
-            self.valid.reserve(slots.len());
-            self.valid.resize(self.n_rows, true);
-        }
-        self.valid.push(false);
-        self.n_missing += 1;
+        self.missing_rows.push(self.n_rows);
         self.values.push_default(slots, self.n_rows);
         self.n_rows += 1;
     }
@@ -1151,11 +1142,13 @@ fn join_column(
 ) -> Result<ArrayRef, TabularError> {
     let mut nulls = NullBufferBuilder::new(n_rows);
     for part in &parts {
-        if part.n_missing == 0 {
-            nulls.append_n_non_nulls(part.n_rows);
-        } else {
-            nulls.append_slice(&part.valid);
+        let mut row = 0;
+        for &missing in &part.missing_rows {
+            nulls.append_n_non_nulls(missing - row);
+            nulls.append_null();
+            row = missing + 1;
         }
+        nulls.append_n_non_nulls(part.n_rows - row);
     }
     let nulls = nulls.finish();
     if column_type != ColumnType::Categorical {
