@@ -954,6 +954,66 @@ impl RunFilter {
     }
 }
 
+/// A filter condition that SQL tests exactly as [`RunFilter::matches`]
+/// does, put into the candidate query so runs that cannot match are never
+/// read. The Rust filter still runs over what comes back, so a narrowing
+/// may only ever keep too much, never too little.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Narrowing {
+    /// A param (`params`) or tag (`run_tags`) present with one of these
+    /// values (`=`; text equality is exact on both backends).
+    Text {
+        table: &'static str,
+        key: String,
+        values: Vec<String>,
+    },
+    /// A latest metric that is not NaN, compared with a number that is not
+    /// NaN (a NaN bound would be NULL in SQL, where `!=` then keeps nothing).
+    Metric {
+        key: String,
+        comparator: &'static str,
+        value: f64,
+    },
+}
+
+impl RunFilter {
+    /// The conditions SQL can test exactly (see [`Narrowing`]).
+    pub(crate) fn narrowings(&self) -> Vec<Narrowing> {
+        let text = |table: &'static str, key: &String, test: &TextTest| match test {
+            TextTest::Eq(value) => Some(Narrowing::Text {
+                table,
+                key: key.clone(),
+                values: vec![value.clone()],
+            }),
+            _ => None,
+        };
+        self.conditions
+            .iter()
+            .filter_map(|condition| match condition {
+                RunCondition::Param(key, test) => text("params", key, test),
+                RunCondition::Tag(key, test) => text("run_tags", key, test),
+                RunCondition::Metric(key, test) if !test.value.is_nan() => {
+                    let comparator = match test.comparator {
+                        Comparator::Eq => "=",
+                        Comparator::Ne => "!=",
+                        Comparator::Lt => "<",
+                        Comparator::Le => "<=",
+                        Comparator::Gt => ">",
+                        Comparator::Ge => ">=",
+                        _ => return None,
+                    };
+                    Some(Narrowing::Metric {
+                        key: key.clone(),
+                        comparator,
+                        value: test.value,
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 /// What a run is ordered by.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum RunSortKey {
@@ -1225,7 +1285,8 @@ impl Catalog {
             };
         }
         let candidates = dispatch!(self, ops => {
-            ops.search_candidates(&search.experiment_ids, search.view, &needs).await
+            ops.search_candidates(&search.experiment_ids, search.view, &filter.narrowings(), &needs)
+                .await
         })?;
         let (page, next) = select_page(candidates, &filter, &order, offset, search.max_results);
         let runs = self.runs_with_details(page).await?;
@@ -1251,26 +1312,65 @@ for_each_backend! {
             &self,
             experiment_ids: &[String],
             view: ViewType,
+            narrowings: &[Narrowing],
             needs: &Needs,
         ) -> Result<Vec<Candidate>> {
             let operation = "search runs";
-            let mut select = QueryBuilder::<Db>::new(format!(
-                "SELECT {RUN_COLUMNS} FROM runs WHERE experiment_id IN ("
-            ));
-            let mut ids = select.separated(", ");
-            for id in experiment_ids {
-                ids.push_bind(id.clone());
-            }
-            select.push(")");
-            match view {
-                ViewType::ActiveOnly => {
-                    select.push(" AND lifecycle_stage = 'active'");
+            // The runs in scope: the experiments, the view, and whatever the
+            // filter lets SQL rule out; shared by every query below.
+            let push_scope = |query: &mut QueryBuilder<Db>| {
+                query.push("experiment_id IN (");
+                let mut ids = query.separated(", ");
+                for id in experiment_ids {
+                    ids.push_bind(id.clone());
                 }
-                ViewType::DeletedOnly => {
-                    select.push(" AND lifecycle_stage = 'deleted'");
+                query.push(")");
+                match view {
+                    ViewType::ActiveOnly => {
+                        query.push(" AND lifecycle_stage = 'active'");
+                    }
+                    ViewType::DeletedOnly => {
+                        query.push(" AND lifecycle_stage = 'deleted'");
+                    }
+                    ViewType::All => {}
                 }
-                ViewType::All => {}
-            }
+                for narrowing in narrowings {
+                    match narrowing {
+                        Narrowing::Text { table, key, values } => {
+                            query.push(format!(
+                                " AND EXISTS (SELECT 1 FROM {table} n \
+                                 WHERE n.run_id = runs.run_id AND n.key = "
+                            ));
+                            query.push_bind(key.clone());
+                            query.push(" AND n.value IN (");
+                            let mut wanted = query.separated(", ");
+                            for value in values {
+                                wanted.push_bind(value.clone());
+                            }
+                            query.push("))");
+                        }
+                        Narrowing::Metric {
+                            key,
+                            comparator,
+                            value,
+                        } => {
+                            query.push(
+                                " AND EXISTS (SELECT 1 FROM latest_metrics n \
+                                 WHERE n.run_id = runs.run_id AND n.key = ",
+                            );
+                            query.push_bind(key.clone());
+                            query.push(" AND NOT n.is_nan AND n.value ");
+                            query.push(comparator);
+                            query.push(" ");
+                            query.push_bind(*value);
+                            query.push(")");
+                        }
+                    }
+                }
+            };
+            let mut select =
+                QueryBuilder::<Db>::new(format!("SELECT {RUN_COLUMNS} FROM runs WHERE "));
+            push_scope(&mut select);
             let rows = select
                 .build()
                 .fetch_all(self.pool())
@@ -1296,16 +1396,13 @@ for_each_backend! {
                 }
                 let mut query = QueryBuilder::<Db>::new("SELECT x.run_id, x.key, x.value FROM ");
                 query.push(table);
-                query.push(" x JOIN runs r ON r.run_id = x.run_id WHERE r.experiment_id IN (");
-                let mut ids = query.separated(", ");
-                for id in experiment_ids {
-                    ids.push_bind(id.clone());
-                }
-                query.push(") AND x.key IN (");
+                query.push(" x WHERE x.key IN (");
                 let mut wanted = query.separated(", ");
                 for key in keys {
                     wanted.push_bind(key.clone());
                 }
+                query.push(") AND x.run_id IN (SELECT run_id FROM runs WHERE ");
+                push_scope(&mut query);
                 query.push(")");
                 let rows = query
                     .build()
@@ -1328,17 +1425,14 @@ for_each_backend! {
             if !needs.metrics.is_empty() {
                 let mut query = QueryBuilder::<Db>::new(
                     "SELECT x.run_id, x.key, x.value, x.is_nan FROM latest_metrics x \
-                     JOIN runs r ON r.run_id = x.run_id WHERE r.experiment_id IN (",
+                     WHERE x.key IN (",
                 );
-                let mut ids = query.separated(", ");
-                for id in experiment_ids {
-                    ids.push_bind(id.clone());
-                }
-                query.push(") AND x.key IN (");
                 let mut wanted = query.separated(", ");
                 for key in &needs.metrics {
                     wanted.push_bind(key.clone());
                 }
+                query.push(") AND x.run_id IN (SELECT run_id FROM runs WHERE ");
+                push_scope(&mut query);
                 query.push(")");
                 let rows = query
                     .build()

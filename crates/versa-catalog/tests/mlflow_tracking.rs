@@ -93,6 +93,7 @@ conformance!(
     log_batch_checks_limits_and_writes_all_or_nothing,
     non_finite_metrics_round_trip,
     many_runs_read_together_keep_every_value_exact,
+    filters_tested_in_sql_agree_with_mlflow_semantics,
     run_search_filters_orders_views_and_pages,
     runs_update_rename_delete_restore_and_untag,
     metric_history_pages_and_dataset_inputs,
@@ -703,6 +704,61 @@ async fn many_runs_read_together_keep_every_value_exact(store: Store) {
                 run.run.run_name
             );
         }
+    }
+}
+
+/// Equality, `IN` and numeric comparisons are also tested in SQL to skip
+/// runs early; missing values, NaN, infinities and non-ASCII text must give
+/// exactly the runs MLflow's semantics give.
+async fn filters_tested_in_sql_agree_with_mlflow_semantics(store: Store) {
+    let catalog = store.open().await;
+    // (name, metric m, param p, tag t)
+    type Logged<'a> = (&'a str, Option<f64>, Option<&'a str>, Option<&'a str>);
+    let runs: [Logged<'_>; 7] = [
+        ("one", Some(1.0), Some("a"), Some("x")),
+        ("nan", Some(f64::NAN), Some("ü"), Some("x")),
+        ("inf", Some(f64::INFINITY), Some("b"), None),
+        ("ninf", Some(f64::NEG_INFINITY), Some("A"), Some("x")),
+        ("none", None, None, Some("y")),
+        ("neg", Some(-0.5), Some("ü"), Some("x")),
+        ("zero", Some(-0.0), Some("a "), None),
+    ];
+    for (index, (name, metric, param, tag)) in runs.iter().enumerate() {
+        let run_id = start(&catalog, "0", name, index as i64).await;
+        let batch = RunBatch {
+            metrics: metric.map(|v| point("m", v, 1, 0)).into_iter().collect(),
+            params: param
+                .map(|v| ("p".to_string(), v.to_string()))
+                .into_iter()
+                .collect(),
+            tags: tag
+                .map(|v| ("t".to_string(), v.to_string()))
+                .into_iter()
+                .collect(),
+        };
+        catalog.log_batch(&run_id, &batch).await.unwrap();
+    }
+    let cases: [(&str, &[&str]); 10] = [
+        ("metrics.m != 1", &["zero", "neg", "ninf", "inf"]),
+        ("metrics.m = 0", &["zero"]),
+        ("metrics.m >= -1e308", &["zero", "neg", "inf", "one"]),
+        ("metrics.m < 0", &["neg", "ninf"]),
+        ("metrics.m > 1e308", &["inf"]),
+        ("params.p = 'a'", &["one"]),
+        ("params.p = 'ü'", &["neg", "nan"]),
+        ("params.p = 'ü' and tags.t = 'x'", &["neg", "nan"]),
+        ("tags.t = 'x' and metrics.m < 2", &["neg", "ninf", "one"]),
+        (
+            "params.p != 'a' and metrics.m <= 1",
+            &["zero", "neg", "ninf"],
+        ),
+    ];
+    for (filter, expected) in cases {
+        assert_eq!(
+            names(&catalog, &search(&["0"], filter, &[])).await,
+            expected,
+            "{filter}"
+        );
     }
 }
 
