@@ -402,14 +402,6 @@ impl Values {
         .is_some()
     }
 
-    /// Makes room for `rows` more rows of `bytes` more text.
-    fn reserve(&mut self, rows: usize, text_bytes: usize) {
-        if let Values::Text { bytes, lengths } = self {
-            bytes.reserve_exact(text_bytes);
-            lengths.reserve_exact(rows);
-        }
-    }
-
     fn text_bytes(&self) -> usize {
         match self {
             Values::Text { bytes, .. } => bytes.len(),
@@ -1191,32 +1183,39 @@ fn join_column(
         .iter()
         .map(|part| part.values.text_bytes())
         .sum::<usize>();
-    let first_rows = parts.first().map_or(0, ColumnChunk::n_rows);
-    let mut values = parts.into_iter().map(|part| part.values);
-    let Some(mut first) = values.next() else {
-        return Err(TabularError::Decode("no decoded parts".to_string()));
-    };
-    // One allocation for the whole column, not one per doubling.
-    first.reserve(n_rows - first_rows, text_bytes - first.text_bytes());
-    for later in values {
-        first.append(later);
-    }
-    let Values::Text { bytes, lengths } = first else {
-        return Err(TabularError::Decode(
-            "a text column was left without text".to_string(),
-        ));
-    };
-    if i32::try_from(bytes.len()).is_err() {
+    if i32::try_from(text_bytes).is_err() {
         return Err(TabularError::Decode(format!(
-            "a text column holds {} bytes; at most {} fit in one column",
-            bytes.len(),
+            "a text column holds {text_bytes} bytes; at most {} fit in one column",
             i32::MAX
         )));
     }
-    let mut offsets = OffsetBufferBuilder::<i32>::new(lengths.len());
-    for length in lengths {
-        offsets.push_length(length as usize);
+    // The offsets are built from each chunk's lengths, which are not joined.
+    let mut offsets = OffsetBufferBuilder::<i32>::new(n_rows);
+    let mut bytes: Option<Vec<u8>> = None;
+    for part in parts {
+        let Values::Text {
+            bytes: part_bytes,
+            lengths,
+        } = part.values
+        else {
+            return Err(TabularError::Decode(
+                "a text column was left without text".to_string(),
+            ));
+        };
+        for length in lengths {
+            offsets.push_length(length as usize);
+        }
+        match &mut bytes {
+            Some(bytes) => bytes.extend_from_slice(&part_bytes),
+            // One allocation for the whole column, not one per doubling.
+            None => {
+                let mut first = part_bytes;
+                first.reserve_exact(text_bytes - first.len());
+                bytes = Some(first);
+            }
+        }
     }
+    let bytes = bytes.unwrap_or_default();
     let array = StringArray::try_new(offsets.finish(), bytes.into(), nulls)
         .map_err(|error| TabularError::Decode(error.to_string()))?;
     Ok(Arc::new(array))
