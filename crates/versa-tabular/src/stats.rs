@@ -68,20 +68,13 @@ pub fn column_stats(table: &Table) -> Vec<ColumnStats> {
         .collect()
 }
 
-/// [`column_stats`] and the table's [`content_digest`](crate::digest::content_digest)
-/// together, the digest computed beside the statistics so that each fills
-/// the other's idle time (the statistics' last columns, the digest's
-/// sequential start); the results are those of the two functions.
+/// [`column_stats`] and the table's [`content_digest`](crate::digest::content_digest),
+/// one after the other: each already uses every core, and run side by side
+/// on two threads they were no faster than in turn on the ingest benchmark
+/// (2 cores: 0.071–0.082 s side by side, 0.075 s in turn).
 pub fn column_stats_and_digest(table: &Table) -> (Vec<ColumnStats>, Digest) {
-    std::thread::scope(|scope| {
-        let digest = scope.spawn(|| crate::digest::content_digest(table));
-        let stats = column_stats(table);
-        // The digest's thread only fails by a bug; it is then computed here.
-        let digest = digest
-            .join()
-            .unwrap_or_else(|_| crate::digest::content_digest(table));
-        (stats, digest)
-    })
+    let stats = column_stats(table);
+    (stats, crate::digest::content_digest(table))
 }
 
 fn single_column_stats(table: &Table, index: usize) -> ColumnStats {
