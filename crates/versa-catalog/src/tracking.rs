@@ -619,6 +619,16 @@ impl Catalog {
 }
 
 for_each_backend! {
+    /// `(?, ?, …)` binding these run ids, for `run_id IN …`.
+    fn push_run_ids(query: &mut QueryBuilder<Db>, run_ids: &[RunId]) {
+        query.push("(");
+        let mut ids = query.separated(", ");
+        for run_id in run_ids {
+            ids.push_bind(run_id.as_str().to_string());
+        }
+        query.push(")");
+    }
+
     fn experiment_from_row(row: &DbRow) -> Result<Experiment> {
         let text = |column: &'static str| -> Result<String> {
             row.try_get::<String, _>(column)
@@ -1220,14 +1230,9 @@ for_each_backend! {
             if run_ids.is_empty() {
                 return Ok(BTreeMap::new());
             }
-            let mut query = QueryBuilder::<Db>::new(format!(
-                "SELECT {RUN_COLUMNS} FROM runs WHERE run_id IN ("
-            ));
-            let mut ids = query.separated(", ");
-            for run_id in run_ids {
-                ids.push_bind(run_id.as_str().to_string());
-            }
-            query.push(")");
+            let mut query =
+                QueryBuilder::<Db>::new(format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_id IN "));
+            push_run_ids(&mut query, run_ids);
             let rows = query
                 .build()
                 .fetch_all(self.pool())
@@ -1264,12 +1269,8 @@ for_each_backend! {
             }
             let in_list = |sql: &str| {
                 let mut query = QueryBuilder::<Db>::new(sql);
-                query.push(" WHERE run_id IN (");
-                let mut ids = query.separated(", ");
-                for run_id in run_ids {
-                    ids.push_bind(run_id.as_str().to_string());
-                }
-                query.push(")");
+                query.push(" WHERE run_id IN ");
+                push_run_ids(&mut query, run_ids);
                 query
             };
             // Params, tags and metric heads come as one JSON text per run and
@@ -1286,12 +1287,9 @@ for_each_backend! {
             ));
             query.push(" GROUP BY run_id UNION ALL SELECT run_id, 1, ");
             query.push(JSON_PAIRS);
-            query.push(" FROM run_tags WHERE run_id IN (");
-            let mut ids = query.separated(", ");
-            for run_id in run_ids {
-                ids.push_bind(run_id.as_str().to_string());
-            }
-            query.push(") GROUP BY run_id");
+            query.push(" FROM run_tags WHERE run_id IN ");
+            push_run_ids(&mut query, run_ids);
+            query.push(" GROUP BY run_id");
             let rows = query
                 .build()
                 .fetch_all(&mut *tx)
@@ -1371,13 +1369,10 @@ for_each_backend! {
             for chunk in run_ids.chunks(RUNS_PER_STATEMENT) {
                 let mut query = QueryBuilder::<Db>::new(
                     "SELECT run_id, name, digest, source_type, source, dataset_schema, profile, \
-                     tags_json FROM run_dataset_inputs WHERE run_id IN (",
+                     tags_json FROM run_dataset_inputs WHERE run_id IN ",
                 );
-                let mut ids = query.separated(", ");
-                for run_id in chunk {
-                    ids.push_bind(run_id.as_str().to_string());
-                }
-                query.push(") ORDER BY run_id, logged_at, name, digest");
+                push_run_ids(&mut query, chunk);
+                query.push(" ORDER BY run_id, logged_at, name, digest");
                 let rows = query
                     .build()
                     .fetch_all(self.pool())

@@ -176,6 +176,21 @@ pub(crate) fn json_of(value: &impl serde::Serialize) -> Response {
     }
 }
 
+/// Params or tags as MLflow's repeated `{key, value}` messages, in key
+/// order, serialized without building a [`Value`] per pair.
+pub(crate) struct KeyValuesWire<'a>(pub(crate) &'a std::collections::BTreeMap<String, String>);
+
+impl serde::Serialize for KeyValuesWire<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Pair<'a> {
+            key: &'a str,
+            value: &'a str,
+        }
+        serializer.collect_seq(self.0.iter().map(|(key, value)| Pair { key, value }))
+    }
+}
+
 /// A request's parameters: the query string for GET (and DELETE without a
 /// body), the JSON object body otherwise. Query values are strings; a key
 /// given more than once becomes an array, as MLflow's repeated fields

@@ -28,7 +28,7 @@ use versa_catalog::{
 use versa_core::{Alias, ModelName, RunId};
 
 use super::artifacts::{self, Naming};
-use super::{ErrorCode, MlflowError, MlflowResult, Params, json};
+use super::{ErrorCode, KeyValuesWire, MlflowError, MlflowResult, Params, json};
 use crate::ServerState;
 
 /// Who alias moves made through this API are recorded as.
@@ -128,14 +128,6 @@ pub(super) fn routes() -> Router<Arc<ServerState>> {
 
 // ---------------------------------------------------------------- shapes
 
-fn tags_json(tags: &BTreeMap<String, String>) -> Value {
-    Value::Array(
-        tags.iter()
-            .map(|(key, value)| json!({"key": key, "value": value}))
-            .collect(),
-    )
-}
-
 fn version_json(entry: &RegistryVersion) -> Value {
     let version = &entry.version;
     let mut out = json!({
@@ -147,7 +139,7 @@ fn version_json(entry: &RegistryVersion) -> Value {
         "description": version.description.clone().unwrap_or_default(),
         "source": version.source,
         "status": version.status.as_str(),
-        "tags": tags_json(&version.tags),
+        "tags": KeyValuesWire(&version.tags),
         "aliases": version.aliases.iter().map(Alias::as_str).collect::<Vec<_>>(),
     });
     let fields = out.as_object_mut().expect("a JSON object literal");
@@ -182,7 +174,7 @@ fn registered_model_json(model: &RegisteredModel) -> Value {
         "last_updated_timestamp": model.updated_at,
         "description": model.description.clone().unwrap_or_default(),
         "latest_versions": model.latest_versions.iter().map(version_json).collect::<Vec<_>>(),
-        "tags": tags_json(&model.tags),
+        "tags": KeyValuesWire(&model.tags),
         "aliases": model.aliases.iter()
             .map(|(alias, version)| json!({"alias": alias, "version": version.to_string()}))
             .collect::<Vec<_>>(),
@@ -198,7 +190,7 @@ fn logged_model_json(model: &LoggedModel) -> Value {
         "last_updated_timestamp_ms": model.updated_at,
         "artifact_uri": model.artifact_location,
         "status": model.status.as_str(),
-        "tags": tags_json(&model.tags),
+        "tags": KeyValuesWire(&model.tags),
         "registrations": [],
     });
     let fields = info.as_object_mut().expect("a JSON object literal");
@@ -213,7 +205,7 @@ fn logged_model_json(model: &LoggedModel) -> Value {
     }
     json!({
         "info": info,
-        "data": {"params": tags_json(&model.params), "metrics": []},
+        "data": {"params": KeyValuesWire(&model.params), "metrics": []},
     })
 }
 

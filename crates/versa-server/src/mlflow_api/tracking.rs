@@ -13,7 +13,6 @@
 //!
 //! Must not know SQL or how the catalog stores anything.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -30,7 +29,9 @@ use versa_catalog::{
 };
 use versa_core::RunId;
 
-use super::{ErrorCode, MlflowError, MlflowResult, Params, json, json_kind, json_of};
+use super::{
+    ErrorCode, KeyValuesWire, MlflowError, MlflowResult, Params, json, json_kind, json_of,
+};
 use crate::ServerState;
 
 /// The MLflow server version versa answers `/version` with: the release
@@ -307,15 +308,6 @@ fn page_token(params: &Params) -> MlflowResult<Option<String>> {
 // ---------------------------------------------------------------------------
 // Writing responses.
 
-fn pairs_json<'a>(pairs: impl IntoIterator<Item = (&'a String, &'a String)>) -> Value {
-    Value::Array(
-        pairs
-            .into_iter()
-            .map(|(key, value)| json!({"key": key, "value": value}))
-            .collect(),
-    )
-}
-
 fn experiment_json(detail: &ExperimentDetail) -> Value {
     let experiment = &detail.experiment;
     json!({
@@ -325,7 +317,7 @@ fn experiment_json(detail: &ExperimentDetail) -> Value {
         "lifecycle_stage": experiment.lifecycle_stage.as_str(),
         "creation_time": experiment.creation_time,
         "last_update_time": experiment.last_update_time,
-        "tags": pairs_json(&detail.tags),
+        "tags": KeyValuesWire(&detail.tags),
     })
 }
 
@@ -405,25 +397,11 @@ fn serialize_metric_value<S: serde::Serializer>(
     }
 }
 
-/// Params or tags as MLflow's repeated `{key, value}` messages, in key order.
-struct PairsWire<'a>(&'a BTreeMap<String, String>);
-
-impl Serialize for PairsWire<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Pair<'a> {
-            key: &'a str,
-            value: &'a str,
-        }
-        serializer.collect_seq(self.0.iter().map(|(key, value)| Pair { key, value }))
-    }
-}
-
 #[derive(Serialize)]
 struct RunDataWire<'a> {
     metrics: Vec<MetricWire<'a>>,
-    params: PairsWire<'a>,
-    tags: PairsWire<'a>,
+    params: KeyValuesWire<'a>,
+    tags: KeyValuesWire<'a>,
 }
 
 #[derive(Serialize)]
@@ -453,8 +431,8 @@ impl<'a> RunWire<'a> {
             info: RunInfoWire::of(&run.run),
             data: RunDataWire {
                 metrics: run.metrics.iter().map(MetricWire::of).collect(),
-                params: PairsWire(&run.params),
-                tags: PairsWire(&run.tags),
+                params: KeyValuesWire(&run.params),
+                tags: KeyValuesWire(&run.tags),
             },
             inputs: RunInputsWire {
                 dataset_inputs: run.dataset_inputs.iter().map(dataset_input_json).collect(),
@@ -479,7 +457,7 @@ fn dataset_input_json(input: &DatasetInput) -> Value {
             object.insert("profile".to_string(), json!(profile));
         }
     }
-    json!({"tags": pairs_json(&input.tags), "dataset": dataset})
+    json!({"tags": KeyValuesWire(&input.tags), "dataset": dataset})
 }
 
 fn with_page_token(mut body: Value, token: Option<String>) -> Value {
