@@ -960,12 +960,12 @@ impl RunFilter {
 /// may only ever keep too much, never too little.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Narrowing {
-    /// A param (`params`) or tag (`run_tags`) present with one of these
-    /// values (`=`; text equality is exact on both backends).
+    /// A param (`params`) or tag (`run_tags`) present with this value
+    /// (`=`; text equality is exact on both backends).
     Text {
         table: &'static str,
         key: String,
-        values: Vec<String>,
+        value: String,
     },
     /// A latest metric that is not NaN, compared with a number that is not
     /// NaN (a NaN bound would be NULL in SQL, where `!=` then keeps nothing).
@@ -983,7 +983,7 @@ impl RunFilter {
             TextTest::Eq(value) => Some(Narrowing::Text {
                 table,
                 key: key.clone(),
-                values: vec![value.clone()],
+                value: value.clone(),
             }),
             _ => None,
         };
@@ -992,19 +992,11 @@ impl RunFilter {
             .filter_map(|condition| match condition {
                 RunCondition::Param(key, test) => text("params", key, test),
                 RunCondition::Tag(key, test) => text("run_tags", key, test),
+                // A NumberTest only holds =, !=, <, <=, > or >= (see `number_test`).
                 RunCondition::Metric(key, test) if !test.value.is_nan() => {
-                    let comparator = match test.comparator {
-                        Comparator::Eq => "=",
-                        Comparator::Ne => "!=",
-                        Comparator::Lt => "<",
-                        Comparator::Le => "<=",
-                        Comparator::Gt => ">",
-                        Comparator::Ge => ">=",
-                        _ => return None,
-                    };
                     Some(Narrowing::Metric {
                         key: key.clone(),
-                        comparator,
+                        comparator: test.comparator.as_str(),
                         value: test.value,
                     })
                 }
@@ -1336,18 +1328,15 @@ for_each_backend! {
                 }
                 for narrowing in narrowings {
                     match narrowing {
-                        Narrowing::Text { table, key, values } => {
+                        Narrowing::Text { table, key, value } => {
                             query.push(format!(
                                 " AND EXISTS (SELECT 1 FROM {table} n \
                                  WHERE n.run_id = runs.run_id AND n.key = "
                             ));
                             query.push_bind(key.clone());
-                            query.push(" AND n.value IN (");
-                            let mut wanted = query.separated(", ");
-                            for value in values {
-                                wanted.push_bind(value.clone());
-                            }
-                            query.push("))");
+                            query.push(" AND n.value = ");
+                            query.push_bind(value.clone());
+                            query.push(")");
                         }
                         Narrowing::Metric {
                             key,
