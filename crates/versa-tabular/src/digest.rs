@@ -365,6 +365,12 @@ mod tests {
     use crate::csv::{CsvOptions, read_csv};
     use crate::table::Value;
 
+    /// A length-prefixed field of the documented encoding.
+    fn field(out: &mut Vec<u8>, bytes: &[u8]) {
+        out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        out.extend_from_slice(bytes);
+    }
+
     fn digest_of(text: &str) -> Digest {
         content_digest(&read_csv(text.as_bytes(), &CsvOptions::default()).unwrap())
     }
@@ -451,10 +457,6 @@ mod tests {
         let table = read_csv(text.as_bytes(), &CsvOptions::default()).unwrap();
 
         // The documented encoding, written out and hashed in one piece.
-        fn field(out: &mut Vec<u8>, bytes: &[u8]) {
-            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-            out.extend_from_slice(bytes);
-        }
         let mut expected = Vec::new();
         field(&mut expected, b"versa-table-digest/1");
         expected.extend_from_slice(&4u64.to_le_bytes());
@@ -496,10 +498,6 @@ mod tests {
 
     #[test]
     fn digest_follows_the_documented_encoding() {
-        fn field(out: &mut Vec<u8>, bytes: &[u8]) {
-            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-            out.extend_from_slice(bytes);
-        }
         let mut expected = Vec::new();
         field(&mut expected, b"versa-table-digest/1");
         expected.extend_from_slice(&4u64.to_le_bytes());
