@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
+use versa_core::ColumnType;
 use versa_core::schema::ColumnStats;
-use versa_core::{ColumnType, Digest};
 
 use crate::error::TabularError;
 use crate::table::{Table, Value};
@@ -66,15 +66,6 @@ pub fn column_stats(table: &Table) -> Vec<ColumnStats> {
         .enumerate()
         .map(|(index, stats)| stats.unwrap_or_else(|| single_column_stats(table, index)))
         .collect()
-}
-
-/// [`column_stats`] and the table's [`content_digest`](crate::digest::content_digest),
-/// one after the other: each already uses every core, and run side by side
-/// on two threads they were no faster than in turn on the ingest benchmark
-/// (2 cores: 0.071–0.082 s side by side, 0.075 s in turn).
-pub fn column_stats_and_digest(table: &Table) -> (Vec<ColumnStats>, Digest) {
-    let stats = column_stats(table);
-    (stats, crate::digest::content_digest(table))
 }
 
 fn single_column_stats(table: &Table, index: usize) -> ColumnStats {
