@@ -88,31 +88,29 @@ fn single_column_stats(table: &Table, index: usize) -> ColumnStats {
     match column.column_type {
         ColumnType::Integer => {
             let keys = present_keys(array.as_primitive::<Int64Type>(), integer_key);
-            let runs = sorted_runs(keys);
-            for &(key, n) in &runs {
+            let sorted = sorted_keys(keys);
+            for (key, n) in sorted.runs() {
+                stats.distinct += 1;
                 top.offer(n, || integer_from_key(key).to_string());
             }
-            stats.distinct = runs.len() as u64;
-            numeric_summary(&mut stats, &runs, |key| integer_from_key(key) as f64);
+            numeric_summary(&mut stats, &sorted, |key| integer_from_key(key) as f64);
         }
         ColumnType::Float => {
             let keys = present_keys(array.as_primitive::<Float64Type>(), float_key);
-            let runs = sorted_runs(keys);
+            let sorted = sorted_keys(keys);
             // `-0.0 + 0.0` is `0.0`, so both zeros (adjacent in this order) count as one value.
             let canonical = |key: u64| float_from_key(key) + 0.0;
-            let mut at = 0;
-            while at < runs.len() {
-                let (key, mut n) = runs[at];
-                at += 1;
-                while at < runs.len() && canonical(runs[at].0).to_bits() == canonical(key).to_bits()
+            let mut runs = sorted.runs().peekable();
+            while let Some((key, mut n)) = runs.next() {
+                while let Some((_, more)) =
+                    runs.next_if(|&(next, _)| canonical(next).to_bits() == canonical(key).to_bits())
                 {
-                    n += runs[at].1;
-                    at += 1;
+                    n += more;
                 }
                 stats.distinct += 1;
                 top.offer(n, || canonical(key).to_string());
             }
-            numeric_summary(&mut stats, &runs, float_from_key);
+            numeric_summary(&mut stats, &sorted, float_from_key);
         }
         ColumnType::Boolean => {
             let booleans = array.as_boolean();
@@ -295,14 +293,80 @@ fn float_from_key(key: u64) -> f64 {
     f64::from_bits(if key & SIGN != 0 { key & !SIGN } else { !key })
 }
 
-/// The distinct keys in ascending order with how often each occurs: the
-/// sorted column, run-length encoded. Columns with few distinct values (most
-/// real ones) are counted in a hash table and only the distinct keys sorted;
-/// the others are radix sorted whole (a comparison sort of a million values
-/// was most of the statistics time).
-fn sorted_runs(keys: Vec<u64>) -> Vec<(u64, u64)> {
+/// A column's present keys in ascending order: written out one by one
+/// (columns of mostly distinct values, where runs would only add a count to
+/// each key), or as the runs of equal keys with their counts.
+#[derive(Debug, PartialEq)]
+enum SortedKeys {
+    Each(Vec<u64>),
+    Runs(Vec<(u64, u64)>),
+}
+
+impl SortedKeys {
+    /// The distinct keys in ascending order with how often each occurs.
+    fn runs(&self) -> Runs<'_> {
+        Runs {
+            sorted: self,
+            at: 0,
+        }
+    }
+
+    fn n_values(&self) -> u64 {
+        match self {
+            SortedKeys::Each(keys) => keys.len() as u64,
+            SortedKeys::Runs(runs) => runs.iter().map(|&(_, n)| n).sum(),
+        }
+    }
+
+    /// The key at `index` of the sorted column written out.
+    fn at(&self, index: u64) -> Option<u64> {
+        match self {
+            SortedKeys::Each(keys) => keys.get(index as usize).copied(),
+            SortedKeys::Runs(runs) => {
+                let mut seen = 0;
+                runs.iter().find_map(|&(key, n)| {
+                    seen += n;
+                    (index < seen).then_some(key)
+                })
+            }
+        }
+    }
+}
+
+/// The runs of a [`SortedKeys`], found as they are read.
+struct Runs<'a> {
+    sorted: &'a SortedKeys,
+    at: usize,
+}
+
+impl Iterator for Runs<'_> {
+    type Item = (u64, u64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(u64, u64)> {
+        match self.sorted {
+            SortedKeys::Each(keys) => {
+                let &key = keys.get(self.at)?;
+                let n = keys[self.at..].iter().take_while(|&&k| k == key).count();
+                self.at += n;
+                Some((key, n as u64))
+            }
+            SortedKeys::Runs(runs) => {
+                let run = runs.get(self.at)?;
+                self.at += 1;
+                Some(*run)
+            }
+        }
+    }
+}
+
+/// The sorted column. Columns with few distinct values (most real ones) are
+/// counted in a hash table and only the distinct keys sorted; the others
+/// are radix sorted whole (a comparison sort of a million values was most
+/// of the statistics time).
+fn sorted_keys(keys: Vec<u64>) -> SortedKeys {
     if keys.is_sorted() {
-        return runs_of_sorted(&keys);
+        return SortedKeys::Each(keys);
     }
     // Keys within a small range (small integers: ages, counts, codes) are
     // counted in an array indexed by key, which is already in order.
@@ -315,23 +379,25 @@ fn sorted_runs(keys: Vec<u64>) -> Vec<(u64, u64)> {
         for &key in &keys {
             counts[(key - low) as usize] += 1;
         }
-        return counts
-            .into_iter()
-            .enumerate()
-            .filter(|&(_, n)| n > 0)
-            .map(|(offset, n)| (low + offset as u64, n))
-            .collect();
+        return SortedKeys::Runs(
+            counts
+                .into_iter()
+                .enumerate()
+                .filter(|&(_, n)| n > 0)
+                .map(|(offset, n)| (low + offset as u64, n))
+                .collect(),
+        );
     }
     let sample = &keys[..keys.len().min(SAMPLE)];
     let looks_repetitive = KeyCounts::count(sample, sample.len() / 2).is_some();
     if looks_repetitive && let Some(counts) = KeyCounts::count(&keys, keys.len() / 8) {
         let mut runs = counts.into_entries();
         runs.sort_unstable_by_key(|&(key, _)| key);
-        return runs;
+        return SortedKeys::Runs(runs);
     }
     let mut keys = keys;
     radix_sort(&mut keys);
-    runs_of_sorted(&keys)
+    SortedKeys::Each(keys)
 }
 
 /// The widest key range counted in an array rather than a hash table.
@@ -339,19 +405,6 @@ const DENSE_SPAN: u64 = 1 << 20;
 
 /// Values looked at to guess whether a column repeats its values.
 const SAMPLE: usize = 4096;
-
-fn runs_of_sorted(keys: &[u64]) -> Vec<(u64, u64)> {
-    // Room for all-distinct keys: never-written capacity costs no memory,
-    // growing by doubling copies.
-    let mut runs: Vec<(u64, u64)> = Vec::with_capacity(keys.len());
-    for &key in keys {
-        match runs.last_mut() {
-            Some((last, n)) if *last == key => *n += 1,
-            _ => runs.push((key, 1)),
-        }
-    }
-    runs
-}
 
 /// Least-significant-digit radix sort on bytes, skipping the bytes that all
 /// keys share (small integers and same-magnitude floats have many).
@@ -480,39 +533,24 @@ impl TopValues {
 }
 
 /// Mean, sample standard deviation, min, max and quartiles of the sorted
-/// column given as runs. Sums add every value in sorted order, one by one,
-/// so they are the same as over the sorted column written out.
-fn numeric_summary(stats: &mut ColumnStats, runs: &[(u64, u64)], value: impl Fn(u64) -> f64) {
-    let (Some(&(first, _)), Some(&(last, _))) = (runs.first(), runs.last()) else {
+/// column. Sums add every value in sorted order, one by one (runs in one
+/// step that is bit for bit the same), so they do not depend on how the
+/// column was sorted.
+fn numeric_summary(stats: &mut ColumnStats, sorted: &SortedKeys, value: impl Fn(u64) -> f64) {
+    let n_values = sorted.n_values();
+    let (Some(first), Some(last)) = (sorted.at(0), sorted.at(n_values.wrapping_sub(1))) else {
         return;
     };
-    let n_values: u64 = runs.iter().map(|&(_, n)| n).sum();
     let n = n_values as f64;
-    let mut sum = 0.0;
-    for &(key, count) in runs {
-        sum = add_repeatedly(sum, value(key), count);
-    }
-    let mean = sum / n;
+    let mean = sorted_sum(sorted, &value) / n;
     stats.mean = Some(mean);
     stats.std = (n_values > 1).then(|| {
-        let mut squares = 0.0;
-        for &(key, count) in runs {
-            squares = add_repeatedly(squares, (value(key) - mean).powi(2), count);
-        }
+        let squares = sorted_sum(sorted, |key| (value(key) - mean).powi(2));
         (squares / (n - 1.0)).sqrt()
     });
     stats.min = Some(value(first));
     stats.max = Some(value(last));
-    let at = |index: u64| {
-        let mut seen = 0;
-        for &(key, count) in runs {
-            seen += count;
-            if index < seen {
-                return value(key);
-            }
-        }
-        value(last)
-    };
+    let at = |index: u64| value(sorted.at(index).unwrap_or(last));
     let quantile = |p: f64| {
         // The same interpolation as [`quantile`] over the written-out column.
         let position = (n_values - 1) as f64 * p;
@@ -523,6 +561,16 @@ fn numeric_summary(stats: &mut ColumnStats, runs: &[(u64, u64)], value: impl Fn(
         low + weight * (high - low)
     };
     stats.quantiles = Some([quantile(0.25), quantile(0.50), quantile(0.75)]);
+}
+
+/// The sum of `term` over the sorted column, added one by one in order.
+fn sorted_sum(sorted: &SortedKeys, term: impl Fn(u64) -> f64) -> f64 {
+    match sorted {
+        SortedKeys::Each(keys) => keys.iter().fold(0.0, |sum, &key| sum + term(key)),
+        SortedKeys::Runs(runs) => runs.iter().fold(0.0, |sum, &(key, count)| {
+            add_repeatedly(sum, term(key), count)
+        }),
+    }
 }
 
 /// `sum` after `for _ in 0..count { sum += value }`, bit for bit, without
@@ -990,7 +1038,7 @@ mod tests {
     }
 
     #[test]
-    fn sorted_runs_are_the_runs_of_the_sorted_keys_on_every_path() {
+    fn sorted_keys_have_the_runs_of_the_sorted_column_on_every_path() {
         let mut rng = versa_core::Rng::new(11);
         let random: Vec<u64> = (0..20_000).map(|_| rng.below(1 << 40) as u64).collect();
         let repetitive: Vec<u64> = (0..20_000).map(|_| rng.below(300) as u64).collect();
@@ -1011,7 +1059,20 @@ mod tests {
         ] {
             let mut expected = keys.clone();
             expected.sort_unstable();
-            assert_eq!(sorted_runs(keys), runs_of_sorted(&expected));
+            let sorted = sorted_keys(keys);
+            assert_eq!(sorted.n_values(), expected.len() as u64);
+            for (index, &key) in expected.iter().enumerate() {
+                assert_eq!(sorted.at(index as u64), Some(key), "key {index}");
+            }
+            assert_eq!(sorted.at(expected.len() as u64), None);
+            let mut runs: Vec<(u64, u64)> = Vec::new();
+            for key in expected {
+                match runs.last_mut() {
+                    Some((last, n)) if *last == key => *n += 1,
+                    _ => runs.push((key, 1)),
+                }
+            }
+            assert_eq!(sorted.runs().collect::<Vec<_>>(), runs);
         }
     }
 
