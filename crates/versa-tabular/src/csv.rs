@@ -41,6 +41,7 @@ use versa_core::{ColumnSchema, ColumnType};
 use crate::error::TabularError;
 use crate::table::{DecodedTable, SourceLines, Table, TypeReason};
 
+mod buffer;
 mod chunk;
 
 use chunk::{Cursor, Layout, parse_records_in_chunks};

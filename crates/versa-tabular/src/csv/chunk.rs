@@ -32,13 +32,15 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use arrow_array::builder::{BooleanBufferBuilder, NullBufferBuilder, OffsetBufferBuilder};
+use arrow_array::builder::{BooleanBufferBuilder, NullBufferBuilder};
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, UInt64Array,
 };
+use arrow_buffer::OffsetBuffer;
 use arrow_schema::DataType;
 use versa_core::ColumnType;
 
+use super::buffer::{ColumnBuffer, Slots};
 use super::{
     Inference, MISSING_MARKERS, POWERS_OF_TEN, RecordShape, decimal_quotient, parse_boolean,
     parse_float, parse_integer, present,
@@ -675,7 +677,7 @@ pub(super) struct Layout<'a> {
 pub(super) struct Records {
     chunks: Vec<ChunkOutput>,
     /// Per column, the slots of every chunk's window (see [`Values`]).
-    slots: Vec<Vec<u64>>,
+    slots: Vec<Slots>,
     /// Per record, its 1-based line.
     pub(super) lines: SourceLines,
     pub(super) first_ragged: Option<RecordShape>,
@@ -820,7 +822,7 @@ pub(super) fn parse_records_in_chunks(layout: &Layout<'_>) -> Result<Records, Ta
     let bytes = layout.bytes;
     let n_columns = layout.declared.len();
     let mut chunks: Vec<ChunkOutput> = Vec::new();
-    let mut slots: Vec<Vec<u64>> = Vec::new();
+    let mut slots: Vec<Slots> = Vec::new();
     // The first slot not taken by a kept chunk.
     let mut free_slot = 0;
     let mut at = layout.data_start;
@@ -842,12 +844,12 @@ pub(super) fn parse_records_in_chunks(layout: &Layout<'_>) -> Result<Records, Ta
             windows.push((next, scan.max_records));
             next += scan.max_records;
         }
-        // Zeroed memory is mapped lazily, so slots never written cost nothing.
+        // ColumnBuffer memory is mapped lazily, so slots never written cost nothing.
         if slots.is_empty() {
-            slots = (0..n_columns).map(|_| vec![0u64; next]).collect();
-        } else if slots.iter().any(|column| column.len() < next) {
+            slots = (0..n_columns).map(|_| Slots::zeroed(next)).collect();
+        } else {
             for column in &mut slots {
-                column.resize(next, 0);
+                column.grow(next);
             }
         }
         let items: Vec<_> = ranges
@@ -883,7 +885,7 @@ pub(super) fn parse_records_in_chunks(layout: &Layout<'_>) -> Result<Records, Ta
 /// Each chunk's window `(first slot, slots)` of every column's slots, per
 /// chunk; the windows must be in ascending order and not overlap.
 fn split_windows<'s>(
-    slots: &'s mut [Vec<u64>],
+    slots: &'s mut [Slots],
     windows: &[(usize, usize)],
 ) -> Vec<Vec<&'s mut [u64]>> {
     let mut per_chunk: Vec<Vec<&mut [u64]>> = windows
@@ -891,7 +893,7 @@ fn split_windows<'s>(
         .map(|_| Vec::with_capacity(slots.len()))
         .collect();
     for column in slots.iter_mut() {
-        let mut rest: &mut [u64] = column.as_mut_slice();
+        let mut rest: &mut [u64] = column;
         let mut at = 0;
         for (chunk, &(first, len)) in per_chunk.iter_mut().zip(windows) {
             let (_, tail) = std::mem::take(&mut rest).split_at_mut(first - at);
@@ -937,7 +939,7 @@ fn cut(bytes: &[u8], from: usize, chunk_bytes: usize) -> Vec<(usize, usize)> {
 /// inference.
 fn gather(
     chunks: Vec<ChunkOutput>,
-    slots: Vec<Vec<u64>>,
+    slots: Vec<Slots>,
     data_line: usize,
 ) -> Result<Records, TabularError> {
     let mut lines = SourceLines::default();
@@ -1019,7 +1021,7 @@ impl Records {
             settle(layout, &mut chunk, &mut slots, types);
             chunk
         })?;
-        let mut per_column: Vec<(Vec<ColumnChunk>, Vec<u64>)> =
+        let mut per_column: Vec<(Vec<ColumnChunk>, Slots)> =
             slots.into_iter().map(|slots| (Vec::new(), slots)).collect();
         for chunk in chunks {
             for (column, part) in chunk.columns.into_iter().enumerate() {
@@ -1127,7 +1129,7 @@ fn settle(
 /// (only when line breaks were not all record ends) and taken as they are.
 fn join_column(
     parts: Vec<ColumnChunk>,
-    mut slots: Vec<u64>,
+    mut slots: Slots,
     windows: &[(usize, usize)],
     column_type: ColumnType,
     n_rows: usize,
@@ -1151,10 +1153,9 @@ fn join_column(
             }
             row += part.n_rows;
         }
-        slots.truncate(n_rows);
         // The slots become the array's buffer as they are: no copy.
-        let retyped = |slots: Vec<u64>, nulls, data_type: DataType| {
-            UInt64Array::new(slots.into(), nulls)
+        let retyped = |slots: Slots, nulls, data_type: DataType| {
+            UInt64Array::new(slots.into_buffer(n_rows), nulls)
                 .into_data()
                 .into_builder()
                 .data_type(data_type)
@@ -1172,7 +1173,7 @@ fn join_column(
             )?)),
             _ => {
                 let mut buffer = BooleanBufferBuilder::new(n_rows);
-                for &slot in &slots {
+                for &slot in &slots[..n_rows] {
                     buffer.append(slot != 0);
                 }
                 Arc::new(BooleanArray::new(buffer.finish(), nulls))
@@ -1189,9 +1190,11 @@ fn join_column(
             i32::MAX
         )));
     }
-    // The offsets are built from each chunk's lengths, which are not joined.
-    let mut offsets = OffsetBufferBuilder::<i32>::new(n_rows);
-    let mut bytes: Option<Vec<u8>> = None;
+    // The offsets are built from each chunk's lengths, which are not joined;
+    // both buffers are zeroed memory written once (see `buffer`).
+    let mut offsets = ColumnBuffer::<i32>::zeroed(n_rows + 1);
+    let mut bytes = ColumnBuffer::<u8>::zeroed(text_bytes);
+    let (mut row, mut end) = (0, 0);
     for part in parts {
         let Values::Text {
             bytes: part_bytes,
@@ -1202,21 +1205,16 @@ fn join_column(
                 "a text column was left without text".to_string(),
             ));
         };
-        for length in lengths {
-            offsets.push_length(length as usize);
+        bytes[end..end + part_bytes.len()].copy_from_slice(&part_bytes);
+        for (offset, length) in offsets[row + 1..].iter_mut().zip(&lengths) {
+            // Within i32: the total was checked above.
+            end += *length as usize;
+            *offset = end as i32;
         }
-        match &mut bytes {
-            Some(bytes) => bytes.extend_from_slice(&part_bytes),
-            // One allocation for the whole column, not one per doubling.
-            None => {
-                let mut first = part_bytes;
-                first.reserve_exact(text_bytes - first.len());
-                bytes = Some(first);
-            }
-        }
+        row += lengths.len();
     }
-    let bytes = bytes.unwrap_or_default();
-    let array = StringArray::try_new(offsets.finish(), bytes.into(), nulls)
+    let offsets = OffsetBuffer::new(offsets.into_buffer(row + 1));
+    let array = StringArray::try_new(offsets, bytes.into_buffer(end).into_inner(), nulls)
         .map_err(|error| TabularError::Decode(error.to_string()))?;
     Ok(Arc::new(array))
 }
@@ -1439,7 +1437,7 @@ mod tests {
             for chunk_bytes in [1, 3, 7, 64] {
                 for (start, end) in cut(bytes, 0, chunk_bytes) {
                     let window = max_records(&bytes[start..end]);
-                    let mut slots = vec![vec![0u64; window]; 2];
+                    let mut slots = [Slots::zeroed(window), Slots::zeroed(window)];
                     let layout = Layout {
                         bytes,
                         delimiter: b',',
