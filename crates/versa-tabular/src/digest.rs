@@ -153,7 +153,8 @@ impl<'a> Stream<'a> {
             at: 0,
             start,
             end,
-            pending: Vec::with_capacity(BLOCK_ROWS * 9 + HASH_UNIT),
+            pending: vec![0; BLOCK_ROWS * 9 + HASH_UNIT],
+            filled: 0,
         };
         out.bytes(&self.header);
         for (index, column) in self.table.schema().iter().enumerate() {
@@ -205,30 +206,25 @@ impl<'a> Stream<'a> {
                         cell_len(row, 8 + strings.value_length(row) as u64)
                     });
                     let (offsets, data) = (strings.value_offsets(), strings.value_data());
-                    out.blocks(first, strings.len(), |row, block| {
+                    let text_len = |row: usize| (offsets[row + 1] - offsets[row]) as usize;
+                    // Room for the fixed-size copy below, whatever the text.
+                    let room = |row: usize| 25 + text_len(row);
+                    out.blocks(first, strings.len(), room, |row, cell| {
                         if !present(row) {
-                            block.push(0);
-                            return;
+                            cell[0] = 0;
+                            return 1;
                         }
-                        let start = offsets[row] as usize;
-                        let len = offsets[row + 1] as usize - start;
-                        // The marker, the length and (for short texts) 16 bytes
-                        // of text as one fixed-size copy, the excess cut off: a
-                        // copy of variable length is a call per cell.
-                        let mut cell = [0u8; 25];
+                        let (start, len) = (offsets[row] as usize, text_len(row));
                         cell[0] = 1;
                         cell[1..9].copy_from_slice(&(len as u64).to_le_bytes());
+                        // Short texts are copied as 16 bytes, the excess left
+                        // to be overwritten: a copy of variable length is a
+                        // call per cell.
                         match data.get(start..start + 16) {
-                            Some(wide) if len <= 16 => {
-                                cell[9..].copy_from_slice(wide);
-                                block.extend_from_slice(&cell);
-                                block.truncate(block.len() - 16 + len);
-                            }
-                            _ => {
-                                block.extend_from_slice(&cell[..9]);
-                                block.extend_from_slice(&data[start..start + len]);
-                            }
+                            Some(wide) if len <= 16 => cell[9..25].copy_from_slice(wide),
+                            _ => cell[9..9 + len].copy_from_slice(&data[start..start + len]),
                         }
+                        9 + len
                     });
                 }
             }
@@ -236,7 +232,7 @@ impl<'a> Stream<'a> {
             // Whatever was not produced lies past `end`.
             out.at = column_end;
         }
-        out.hasher.update(&out.pending);
+        out.finish();
     }
 }
 
@@ -270,11 +266,13 @@ struct Window<'a> {
     at: u64,
     start: u64,
     end: u64,
-    /// Produced bytes of the window not yet hashed (the stream's bytes just
-    /// before `at`), always fewer than [`HASH_UNIT`] between blocks. Cells
-    /// are encoded straight into it, so a byte is written once before it is
-    /// hashed.
+    /// `pending[..filled]`: produced bytes of the window not yet hashed
+    /// (the stream's bytes just before `at`), fewer than [`HASH_UNIT`]
+    /// between blocks. Cells are encoded straight into the rest, which is
+    /// kept allocated and never cleared, so a byte is written once before
+    /// it is hashed.
     pending: Vec<u8>,
+    filled: usize,
 }
 
 impl Window<'_> {
@@ -293,17 +291,34 @@ impl Window<'_> {
         row
     }
 
+    /// Makes room for `n` more bytes after the filled ones.
+    #[inline]
+    fn room(&mut self, n: usize) {
+        if self.filled + n > self.pending.len() {
+            self.pending.resize(self.filled + n, 0);
+        }
+    }
+
     /// Encodes rows `first..n_rows` (or until the window ends), a block of
     /// rows at a time: one hasher call per few-byte cell would cost more than
-    /// the hashing itself.
+    /// the hashing itself. `encode` writes a row's cell at the start of the
+    /// slice it is given (at least `room(row)` bytes) and says how many bytes
+    /// it is.
     #[inline]
-    fn blocks(&mut self, first: usize, n_rows: usize, encode: impl Fn(usize, &mut Vec<u8>)) {
+    fn blocks(
+        &mut self,
+        first: usize,
+        n_rows: usize,
+        room: impl Fn(usize) -> usize,
+        encode: impl Fn(usize, &mut [u8]) -> usize,
+    ) {
         let mut row = first;
         while row < n_rows && !self.done() {
             let stop = (row + BLOCK_ROWS).min(n_rows);
-            let from = self.pending.len();
+            let from = self.filled;
             for row in row..stop {
-                encode(row, &mut self.pending);
+                self.room(room(row));
+                self.filled += encode(row, &mut self.pending[self.filled..]);
             }
             self.produced(from);
             row = stop;
@@ -322,8 +337,8 @@ impl Window<'_> {
         let mut row = first;
         while row < n_rows && !self.done() {
             let stop = (row + BLOCK_ROWS).min(n_rows);
-            let from = self.pending.len();
-            self.pending.resize(from + (stop - row) * (WIDTH + 1), 0);
+            let from = self.filled;
+            self.room((stop - row) * (WIDTH + 1));
             let block = &mut self.pending[from..];
             let mut at = 0;
             for row in row..stop {
@@ -332,42 +347,49 @@ impl Window<'_> {
                 block[at + 1..at + 1 + WIDTH].copy_from_slice(&value);
                 at += if present { WIDTH + 1 } else { 1 };
             }
-            self.pending.truncate(from + at);
+            self.filled += at;
             self.produced(from);
             row = stop;
         }
     }
 
     fn bytes(&mut self, bytes: &[u8]) {
-        let from = self.pending.len();
-        self.pending.extend_from_slice(bytes);
+        let from = self.filled;
+        self.room(bytes.len());
+        self.pending[from..from + bytes.len()].copy_from_slice(bytes);
+        self.filled += bytes.len();
         self.produced(from);
     }
 
-    /// Takes in the bytes just produced (`pending[from..]`, which follow the
-    /// stream offset `at`): drops those outside the window and hashes every
-    /// whole unit.
+    /// Takes in the bytes just produced (`pending[from..filled]`, which
+    /// follow the stream offset `at`): drops those outside the window and
+    /// hashes every whole unit.
     fn produced(&mut self, from: usize) {
-        let produced = (self.pending.len() - from) as u64;
+        let produced = (self.filled - from) as u64;
         let (first, last) = (self.at, self.at + produced);
         self.at = last;
         if last > self.end {
-            let past_end = (last - self.end).min(produced);
-            self.pending
-                .truncate(self.pending.len() - past_end as usize);
+            self.filled -= (last - self.end).min(produced) as usize;
         }
         if first < self.start {
             // Only the first bytes produced can fall before the window, so
             // nothing is pending before them.
-            let before = (self.start - first).min(produced) as usize;
-            self.pending
-                .drain(from..from + before.min(self.pending.len() - from));
+            let before = ((self.start - first) as usize).min(self.filled - from);
+            self.pending.copy_within(from + before..self.filled, from);
+            self.filled -= before;
         }
-        let whole = self.pending.len() / HASH_UNIT * HASH_UNIT;
+        let whole = self.filled / HASH_UNIT * HASH_UNIT;
         if whole > 0 {
             self.hasher.update(&self.pending[..whole]);
-            self.pending.drain(..whole);
+            self.pending.copy_within(whole..self.filled, 0);
+            self.filled -= whole;
         }
+    }
+
+    /// Hashes what is left.
+    fn finish(&mut self) {
+        self.hasher.update(&self.pending[..self.filled]);
+        self.filled = 0;
     }
 }
 
