@@ -21,7 +21,7 @@ use bytemuck::Pod;
 
 /// Buffers at least this large are mapped directly (see the module docs);
 /// smaller ones come from the allocator, which reuses freed memory.
-const MAPPED_BYTES: usize = 4 << 20;
+const MAPPED_BYTES: usize = 1 << 20;
 
 /// The size and alignment of a huge page on x86-64 and aarch64 (4 KiB base
 /// pages); a mapping is aligned to it so that all its huge pages fit.
