@@ -89,9 +89,16 @@ fn single_column_stats(table: &Table, index: usize) -> ColumnStats {
         ColumnType::Integer => {
             let keys = present_keys(array.as_primitive::<Int64Type>(), integer_key);
             let sorted = sorted_keys(keys);
-            for (key, n) in sorted.runs() {
-                stats.distinct += 1;
-                top.offer(n, || integer_from_key(key).to_string());
+            if let Some(keys) = sorted.distinct_keys() {
+                stats.distinct = keys.len() as u64;
+                for &key in keys.iter().take(TOP_VALUES) {
+                    top.offer(1, || integer_from_key(key).to_string());
+                }
+            } else {
+                for (key, n) in sorted.runs() {
+                    stats.distinct += 1;
+                    top.offer(n, || integer_from_key(key).to_string());
+                }
             }
             numeric_summary(&mut stats, &sorted, |key| integer_from_key(key) as f64);
         }
@@ -100,8 +107,22 @@ fn single_column_stats(table: &Table, index: usize) -> ColumnStats {
             let sorted = sorted_keys(keys);
             // `-0.0 + 0.0` is `0.0`, so both zeros (adjacent in this order) count as one value.
             let canonical = |key: u64| float_from_key(key) + 0.0;
+            let both_zeros = |keys: &[u64]| {
+                [-0.0, 0.0]
+                    .iter()
+                    .all(|zero| keys.binary_search(&float_key(*zero)).is_ok())
+            };
+            let distinct = sorted.distinct_keys().filter(|keys| !both_zeros(keys));
+            if let Some(keys) = distinct {
+                stats.distinct = keys.len() as u64;
+                for &key in keys.iter().take(TOP_VALUES) {
+                    top.offer(1, || canonical(key).to_string());
+                }
+            }
             let mut runs = sorted.runs().peekable();
-            while let Some((key, mut n)) = runs.next() {
+            while distinct.is_none()
+                && let Some((key, mut n)) = runs.next()
+            {
                 while let Some((_, more)) =
                     runs.next_if(|&(next, _)| canonical(next).to_bits() == canonical(key).to_bits())
                 {
@@ -316,6 +337,20 @@ impl SortedKeys {
             SortedKeys::Each(keys) => keys.len() as u64,
             SortedKeys::Runs(runs) => runs.iter().map(|&(_, n)| n).sum(),
         }
+    }
+
+    /// The keys, when each occurs once (a column of ids, or of measurements
+    /// at full precision): then the runs need not be looked for one by one.
+    fn distinct_keys(&self) -> Option<&[u64]> {
+        let SortedKeys::Each(keys) = self else {
+            return None;
+        };
+        // Counted without stopping early, so that it vectorizes.
+        let repeats = keys
+            .iter()
+            .zip(keys.iter().skip(1))
+            .fold(0usize, |n, (a, b)| n + usize::from(a == b));
+        (repeats == 0).then_some(keys)
     }
 
     /// The key at `index` of the sorted column written out.
@@ -905,6 +940,59 @@ mod tests {
             let table = Table::from_columns(schema.to_vec(), columns).unwrap();
             let fast = column_stats(&table);
             for (index, stats) in fast.iter().enumerate() {
+                assert_eq!(
+                    stats,
+                    &reference_stats(&table, index),
+                    "{n_rows} rows, column {index}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn columns_of_distinct_values_match_the_reference_definition() {
+        use arrow_array::{ArrayRef, Float64Array, Int64Array};
+        use std::sync::Arc;
+        use versa_core::ColumnSchema;
+        let mut rng = versa_core::Rng::new(17);
+        for n_rows in [1, 2, 11, 600, 5000] {
+            let mut ints = Vec::new();
+            let mut ids = Vec::new();
+            let mut floats = Vec::new();
+            let mut zeros = Vec::new();
+            for row in 0..n_rows {
+                // Distinct by construction: the row in the low bits.
+                let high = rng.below(1 << 20) as i64;
+                ints.push((rng.below(9) != 0).then_some((high << 20 | row as i64) - (1 << 39)));
+                ids.push(Some(row as i64));
+                let float = (high as f64 + row as f64 / n_rows as f64) * 1e-3;
+                floats.push((rng.below(9) != 0).then_some(float));
+                // Both zeros among otherwise distinct values: one value, counted twice.
+                zeros.push(Some(match row {
+                    0 => -0.0,
+                    1 => 0.0,
+                    _ => float + 1.0,
+                }));
+            }
+            let schema = [
+                ("ints", ColumnType::Integer),
+                ("ids", ColumnType::Integer),
+                ("floats", ColumnType::Float),
+                ("zeros", ColumnType::Float),
+            ]
+            .map(|(name, column_type)| ColumnSchema {
+                name: name.to_string(),
+                column_type,
+                nullable: true,
+            });
+            let columns: Vec<ArrayRef> = vec![
+                Arc::new(Int64Array::from(ints)),
+                Arc::new(Int64Array::from(ids)),
+                Arc::new(Float64Array::from(floats)),
+                Arc::new(Float64Array::from(zeros)),
+            ];
+            let table = Table::from_columns(schema.to_vec(), columns).unwrap();
+            for (index, stats) in column_stats(&table).iter().enumerate() {
                 assert_eq!(
                     stats,
                     &reference_stats(&table, index),
