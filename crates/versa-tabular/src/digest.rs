@@ -25,6 +25,7 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, StringArray};
+use arrow_buffer::NullBuffer;
 use blake3::hazmat::{self, HasherExt};
 use versa_core::{ColumnType, Digest};
 
@@ -179,25 +180,20 @@ impl<'a> Stream<'a> {
                 ColumnType::Integer => {
                     let values = array.as_primitive::<Int64Type>().values();
                     let first = out.first_row(values.len(), |row| cell_len(row, 8));
-                    out.fixed_blocks(first, values.len(), |row| {
-                        (present(row), values[row].to_le_bytes())
-                    });
+                    out.fixed_blocks(first, values.len(), nulls, |row| values[row].to_le_bytes());
                 }
                 ColumnType::Float => {
                     let values = array.as_primitive::<Float64Type>().values();
                     let first = out.first_row(values.len(), |row| cell_len(row, 8));
-                    out.fixed_blocks(first, values.len(), |row| {
-                        (
-                            present(row),
-                            canonical_float_bits(values[row]).to_le_bytes(),
-                        )
+                    out.fixed_blocks(first, values.len(), nulls, |row| {
+                        canonical_float_bits(values[row]).to_le_bytes()
                     });
                 }
                 ColumnType::Boolean => {
                     let values = array.as_boolean();
                     let first = out.first_row(values.len(), |row| cell_len(row, 1));
-                    out.fixed_blocks(first, values.len(), |row| {
-                        (present(row), [u8::from(values.value(row))])
+                    out.fixed_blocks(first, values.len(), nulls, |row| {
+                        [u8::from(values.value(row))]
                     });
                 }
                 ColumnType::Categorical => {
@@ -326,13 +322,15 @@ impl Window<'_> {
     }
 
     /// [`Window::blocks`] for fixed-width values, written without a branch
-    /// per cell: a missing cell's value bytes are overwritten by the next cell.
+    /// per cell: a missing cell's value bytes are overwritten by the next
+    /// cell, and a column without missing cells is written as whole cells.
     #[inline]
     fn fixed_blocks<const WIDTH: usize>(
         &mut self,
         first: usize,
         n_rows: usize,
-        cell: impl Fn(usize) -> (bool, [u8; WIDTH]),
+        nulls: Option<&NullBuffer>,
+        value: impl Fn(usize) -> [u8; WIDTH],
     ) {
         let mut row = first;
         while row < n_rows && !self.done() {
@@ -341,11 +339,22 @@ impl Window<'_> {
             self.room((stop - row) * (WIDTH + 1));
             let block = &mut self.pending[from..];
             let mut at = 0;
-            for row in row..stop {
-                let (present, value) = cell(row);
-                block[at] = u8::from(present);
-                block[at + 1..at + 1 + WIDTH].copy_from_slice(&value);
-                at += if present { WIDTH + 1 } else { 1 };
+            match nulls {
+                None => {
+                    for (cell, row) in block.chunks_exact_mut(WIDTH + 1).zip(row..stop) {
+                        cell[0] = 1;
+                        cell[1..].copy_from_slice(&value(row));
+                    }
+                    at = (stop - row) * (WIDTH + 1);
+                }
+                Some(nulls) => {
+                    for row in row..stop {
+                        let present = nulls.is_valid(row);
+                        block[at] = u8::from(present);
+                        block[at + 1..at + 1 + WIDTH].copy_from_slice(&value(row));
+                        at += if present { WIDTH + 1 } else { 1 };
+                    }
+                }
             }
             self.filled += at;
             self.produced(from);
