@@ -22,6 +22,9 @@
 //! Whether a column is nullable is not hashed: it follows from the cells.
 //! Any change to this encoding must change the version tag.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, StringArray};
@@ -70,18 +73,16 @@ fn digest_on_threads(table: &Table, n_threads: usize) -> Digest {
         stream.feed(0, stream.len, &mut hasher);
         hasher.finalize()
     } else {
-        // Enough levels of the tree for every thread to have a part.
-        let depth = usize::BITS - (n_threads - 1).leading_zeros();
         let left = hazmat::left_subtree_len(stream.len);
-        let (left_cv, right_cv) = std::thread::scope(|scope| {
-            let right = scope.spawn(|| stream.subtree(left, stream.len - left, depth - 1));
-            let left_cv = stream.subtree(0, left, depth - 1);
-            // A part's thread only fails by a bug; its part is then hashed here.
-            let right_cv = right
-                .join()
-                .unwrap_or_else(|_| stream.subtree(left, stream.len - left, 0));
-            (left_cv, right_cv)
-        });
+        let parts = balanced_parts(stream.len, n_threads);
+        let hashed = stream.parts_in_parallel(&parts, n_threads);
+        let by_start: BTreeMap<u64, (u64, hazmat::ChainingValue)> = parts
+            .iter()
+            .zip(hashed)
+            .map(|(&(start, len), value)| (start, (len, value)))
+            .collect();
+        let merged = |start, len| stream.merged(start, len, &by_start);
+        let (left_cv, right_cv) = (merged(0, left), merged(left, stream.len - left));
         hazmat::merge_subtrees_root(&left_cv, &right_cv, hazmat::Mode::Hash)
     };
     Digest::from_bytes(*hash.as_bytes())
@@ -89,6 +90,44 @@ fn digest_on_threads(table: &Table, n_threads: usize) -> Digest {
 
 /// Streams longer than this are hashed in parallel parts.
 const PARALLEL_STREAM: u64 = 1 << 20;
+
+/// The subtrees of the stream hashed as parts, `(start, len)`, largest
+/// first: the root's two children, then the largest part split in two (as
+/// BLAKE3's tree splits it) for as long as that shortens the longest
+/// thread's work. The root's children can be far apart in size (a 67 MiB
+/// stream is 64 MiB and 3 MiB); each part also costs a skip to its first
+/// row, so there are no more parts than that needs.
+fn balanced_parts(len: u64, n_threads: usize) -> Vec<(u64, u64)> {
+    let left = hazmat::left_subtree_len(len);
+    let mut parts = vec![(0, left), (left, len - left)];
+    loop {
+        parts.sort_by_key(|&(start, len)| (std::cmp::Reverse(len), start));
+        let (start, largest) = parts[0];
+        if largest <= PARALLEL_STREAM || parts.len() >= 64 {
+            return parts;
+        }
+        let half = hazmat::left_subtree_len(largest);
+        let mut split = parts.clone();
+        split.splice(0..1, [(start, half), (start + half, largest - half)]);
+        split.sort_by_key(|&(start, len)| (std::cmp::Reverse(len), start));
+        if longest_thread(&split, n_threads) >= longest_thread(&parts, n_threads) {
+            return parts;
+        }
+        parts = split;
+    }
+}
+
+/// The most bytes any thread hashes when `n_threads` threads take `parts`
+/// in order, each the next one when it is free.
+fn longest_thread(parts: &[(u64, u64)], n_threads: usize) -> u64 {
+    let mut loads = vec![0u64; n_threads.max(1)];
+    for &(_, len) in parts {
+        if let Some(least) = loads.iter_mut().min() {
+            *least += len;
+        }
+    }
+    loads.into_iter().max().unwrap_or(0)
+}
 
 /// The canonical encoding of a table as a byte stream that can be produced
 /// from any offset: the header, then each column's cells.
@@ -126,25 +165,71 @@ impl<'a> Stream<'a> {
         }
     }
 
-    /// The chaining value of the subtree of `len` bytes at `start`, split
-    /// further over threads while `depth` allows.
-    fn subtree(&self, start: u64, len: u64, depth: u32) -> hazmat::ChainingValue {
-        if depth == 0 || len <= PARALLEL_STREAM {
-            let mut hasher = blake3::Hasher::new();
-            hasher.set_input_offset(start);
-            self.feed(start, start + len, &mut hasher);
-            return hasher.finalize_non_root();
+    /// The chaining value of the subtree of `len` bytes at `start`, from
+    /// those of the hashed parts it is made of (keyed by start).
+    fn merged(
+        &self,
+        start: u64,
+        len: u64,
+        parts: &BTreeMap<u64, (u64, hazmat::ChainingValue)>,
+    ) -> hazmat::ChainingValue {
+        match parts.get(&start) {
+            Some(&(part_len, value)) if part_len == len => value,
+            // Every subtree above the parts is cut where its parts were.
+            _ if len > blake3::CHUNK_LEN as u64 => {
+                let left = hazmat::left_subtree_len(len);
+                let left_cv = self.merged(start, left, parts);
+                let right_cv = self.merged(start + left, len - left, parts);
+                hazmat::merge_subtrees_non_root(&left_cv, &right_cv, hazmat::Mode::Hash)
+            }
+            _ => self.subtree(start, len),
         }
-        let left = hazmat::left_subtree_len(len);
-        let (left_cv, right_cv) = std::thread::scope(|scope| {
-            let right = scope.spawn(|| self.subtree(start + left, len - left, depth - 1));
-            let left_cv = self.subtree(start, left, depth - 1);
-            let right_cv = right
-                .join()
-                .unwrap_or_else(|_| self.subtree(start + left, len - left, 0));
-            (left_cv, right_cv)
+    }
+
+    /// The chaining value of the subtree of `len` bytes at `start`.
+    fn subtree(&self, start: u64, len: u64) -> hazmat::ChainingValue {
+        let mut hasher = blake3::Hasher::new();
+        hasher.set_input_offset(start);
+        self.feed(start, start + len, &mut hasher);
+        hasher.finalize_non_root()
+    }
+
+    /// The chaining values of `parts` (subtrees), in order, hashed by
+    /// `n_threads` threads that each take the next part not yet taken (so
+    /// the largest go first when they come first).
+    fn parts_in_parallel(
+        &self,
+        parts: &[(u64, u64)],
+        n_threads: usize,
+    ) -> Vec<hazmat::ChainingValue> {
+        let next = AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(start, len)) = parts.get(index) else {
+                    break done;
+                };
+                done.push((index, self.subtree(start, len)));
+            }
+        };
+        let mut values: Vec<Option<hazmat::ChainingValue>> = vec![None; parts.len()];
+        std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..n_threads).map(|_| scope.spawn(work)).collect();
+            let mut done = work();
+            for helper in helpers {
+                // A thread only fails by a bug; its parts are then hashed below.
+                done.extend(helper.join().unwrap_or_default());
+            }
+            for (index, value) in done {
+                values[index] = Some(value);
+            }
         });
-        hazmat::merge_subtrees_non_root(&left_cv, &right_cv, hazmat::Mode::Hash)
+        values
+            .into_iter()
+            .zip(parts)
+            .map(|(value, &(start, len))| value.unwrap_or_else(|| self.subtree(start, len)))
+            .collect()
     }
 
     /// Feeds the stream's bytes `start..end` to the hasher.
@@ -492,6 +577,41 @@ mod tests {
             digest.to_string(),
             "b3:faa9a3edbf2f803fc27d7f288dcd29ce23042bfed9190856e18ba44caaabc92f"
         );
+    }
+
+    #[test]
+    fn parts_tile_the_stream_and_even_out_the_threads() {
+        const MIB: u64 = 1 << 20;
+        for len in [
+            MIB + 1,
+            20 * MIB + 12_345,
+            67 * MIB + 7,
+            124 * MIB - 3,
+            1 << 30,
+        ] {
+            for n_threads in [2, 3, 4, 8] {
+                let parts = balanced_parts(len, n_threads);
+                let mut by_start = parts.clone();
+                by_start.sort_unstable();
+                let mut at = 0;
+                for &(start, part) in &by_start {
+                    assert_eq!(start, at, "{len} bytes on {n_threads} threads");
+                    at += part;
+                }
+                assert_eq!(at, len);
+                let halves = [
+                    (0, hazmat::left_subtree_len(len)),
+                    (
+                        hazmat::left_subtree_len(len),
+                        len - hazmat::left_subtree_len(len),
+                    ),
+                ];
+                assert!(longest_thread(&parts, n_threads) <= longest_thread(&halves, n_threads));
+            }
+        }
+        // The case that motivated it: 64 MiB and 3 MiB halves.
+        let parts = balanced_parts(67 * MIB, 2);
+        assert!(longest_thread(&parts, 2) <= 36 * MIB, "{parts:?}");
     }
 
     #[test]
