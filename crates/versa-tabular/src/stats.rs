@@ -282,14 +282,46 @@ const FEW_TEXTS: usize = 16;
 fn present_keys<T: arrow_array::ArrowPrimitiveType>(
     array: &arrow_array::PrimitiveArray<T>,
     key: impl Fn(T::Native) -> u64,
-) -> Vec<u64> {
+) -> Keys {
+    let mut keys = Keys {
+        keys: Vec::with_capacity(array.len() - array.null_count()),
+        low: u64::MAX,
+        high: 0,
+    };
+    // The range is found as the keys are written, not in a pass of its own.
+    let (mut low, mut high) = (u64::MAX, 0);
+    let mut seen = |key: u64| {
+        low = low.min(key);
+        high = high.max(key);
+        key
+    };
     match array.nulls() {
-        None => array.values().iter().map(|&v| key(v)).collect(),
-        Some(nulls) => {
-            let mut keys = Vec::with_capacity(array.len() - nulls.null_count());
-            keys.extend(nulls.valid_indices().map(|row| key(array.values()[row])));
-            keys
-        }
+        None => keys
+            .keys
+            .extend(array.values().iter().map(|&value| seen(key(value)))),
+        Some(nulls) => keys.keys.extend(
+            nulls
+                .valid_indices()
+                .map(|row| seen(key(array.values()[row]))),
+        ),
+    }
+    (keys.low, keys.high) = (low, high);
+    keys
+}
+
+/// A column's keys, with the smallest and the largest (`u64::MAX` and 0
+/// when there are none).
+struct Keys {
+    keys: Vec<u64>,
+    low: u64,
+    high: u64,
+}
+
+impl From<Vec<u64>> for Keys {
+    fn from(keys: Vec<u64>) -> Keys {
+        let low = keys.iter().copied().min().unwrap_or(u64::MAX);
+        let high = keys.iter().copied().max().unwrap_or(0);
+        Keys { keys, low, high }
     }
 }
 
@@ -399,15 +431,12 @@ impl Iterator for Runs<'_> {
 /// counted in a hash table and only the distinct keys sorted; the others
 /// are radix sorted whole (a comparison sort of a million values was most
 /// of the statistics time).
-fn sorted_keys(keys: Vec<u64>) -> SortedKeys {
+fn sorted_keys(Keys { keys, low, high }: Keys) -> SortedKeys {
     if keys.is_sorted() {
         return SortedKeys::Each(keys);
     }
     // Keys within a small range (small integers: ages, counts, codes) are
     // counted in an array indexed by key, which is already in order.
-    let (low, high) = keys.iter().fold((u64::MAX, 0), |(low, high), &key| {
-        (low.min(key), high.max(key))
-    });
     let span = high - low;
     if span < DENSE_SPAN && span < 4 * keys.len() as u64 {
         let mut counts = vec![0u64; span as usize + 1];
@@ -1147,7 +1176,7 @@ mod tests {
         ] {
             let mut expected = keys.clone();
             expected.sort_unstable();
-            let sorted = sorted_keys(keys);
+            let sorted = sorted_keys(keys.into());
             assert_eq!(sorted.n_values(), expected.len() as u64);
             for (index, &key) in expected.iter().enumerate() {
                 assert_eq!(sorted.at(index as u64), Some(key), "key {index}");
