@@ -928,9 +928,8 @@ mod tests {
 
     #[test]
     fn fast_paths_match_the_reference_definition() {
-        use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+        use arrow_array::{BooleanArray, Float64Array, Int64Array, StringArray};
         use std::sync::Arc;
-        use versa_core::ColumnSchema;
         let mut rng = versa_core::Rng::new(7);
         for n_rows in [1, 2, 9, 40, 500, 3000] {
             let mut pick = |n: usize| rng.below(n);
@@ -949,40 +948,48 @@ mod tests {
                     ["a", "b", "B", "é", "", "long text value"][pick(6)].repeat(1 + pick(2))
                 }));
             }
-            let schema = [
-                ("i", ColumnType::Integer),
-                ("f", ColumnType::Float),
-                ("b", ColumnType::Boolean),
-                ("t", ColumnType::Categorical),
-            ]
-            .map(|(name, column_type)| ColumnSchema {
-                name: name.to_string(),
-                column_type,
+            assert_stats_match_the_reference(
+                vec![
+                    (ColumnType::Integer, Arc::new(Int64Array::from(ints))),
+                    (ColumnType::Float, Arc::new(Float64Array::from(floats))),
+                    (ColumnType::Boolean, Arc::new(BooleanArray::from(bools))),
+                    (ColumnType::Categorical, Arc::new(StringArray::from(texts))),
+                ],
+                &format!("{n_rows} rows"),
+            );
+        }
+    }
+
+    /// Checks [`column_stats`] of a table of these columns against
+    /// [`reference_stats`], column by column.
+    fn assert_stats_match_the_reference(
+        columns: Vec<(ColumnType, arrow_array::ArrayRef)>,
+        context: &str,
+    ) {
+        let schema = columns
+            .iter()
+            .enumerate()
+            .map(|(index, (column_type, _))| versa_core::ColumnSchema {
+                name: format!("c{index}"),
+                column_type: *column_type,
                 nullable: true,
-            });
-            let columns: Vec<ArrayRef> = vec![
-                Arc::new(Int64Array::from(ints)),
-                Arc::new(Float64Array::from(floats)),
-                Arc::new(BooleanArray::from(bools)),
-                Arc::new(StringArray::from(texts)),
-            ];
-            let table = Table::from_columns(schema.to_vec(), columns).unwrap();
-            let fast = column_stats(&table);
-            for (index, stats) in fast.iter().enumerate() {
-                assert_eq!(
-                    stats,
-                    &reference_stats(&table, index),
-                    "{n_rows} rows, column {index}"
-                );
-            }
+            })
+            .collect();
+        let arrays = columns.into_iter().map(|(_, array)| array).collect();
+        let table = Table::from_columns(schema, arrays).unwrap();
+        for (index, stats) in column_stats(&table).iter().enumerate() {
+            assert_eq!(
+                stats,
+                &reference_stats(&table, index),
+                "{context}, column {index}"
+            );
         }
     }
 
     #[test]
     fn columns_of_distinct_values_match_the_reference_definition() {
-        use arrow_array::{ArrayRef, Float64Array, Int64Array};
+        use arrow_array::{Float64Array, Int64Array};
         use std::sync::Arc;
-        use versa_core::ColumnSchema;
         let mut rng = versa_core::Rng::new(17);
         for n_rows in [1, 2, 11, 600, 5000] {
             let mut ints = Vec::new();
@@ -1003,31 +1010,15 @@ mod tests {
                     _ => float + 1.0,
                 }));
             }
-            let schema = [
-                ("ints", ColumnType::Integer),
-                ("ids", ColumnType::Integer),
-                ("floats", ColumnType::Float),
-                ("zeros", ColumnType::Float),
-            ]
-            .map(|(name, column_type)| ColumnSchema {
-                name: name.to_string(),
-                column_type,
-                nullable: true,
-            });
-            let columns: Vec<ArrayRef> = vec![
-                Arc::new(Int64Array::from(ints)),
-                Arc::new(Int64Array::from(ids)),
-                Arc::new(Float64Array::from(floats)),
-                Arc::new(Float64Array::from(zeros)),
-            ];
-            let table = Table::from_columns(schema.to_vec(), columns).unwrap();
-            for (index, stats) in column_stats(&table).iter().enumerate() {
-                assert_eq!(
-                    stats,
-                    &reference_stats(&table, index),
-                    "{n_rows} rows, column {index}"
-                );
-            }
+            assert_stats_match_the_reference(
+                vec![
+                    (ColumnType::Integer, Arc::new(Int64Array::from(ints))),
+                    (ColumnType::Integer, Arc::new(Int64Array::from(ids))),
+                    (ColumnType::Float, Arc::new(Float64Array::from(floats))),
+                    (ColumnType::Float, Arc::new(Float64Array::from(zeros))),
+                ],
+                &format!("{n_rows} rows"),
+            );
         }
     }
 
