@@ -23,7 +23,6 @@
 //! Any change to this encoding must change the version tag.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
@@ -32,6 +31,7 @@ use arrow_buffer::NullBuffer;
 use blake3::hazmat::{self, HasherExt};
 use versa_core::{ColumnType, Digest};
 
+use crate::parallel::{available_threads, map_in_order};
 use crate::table::Table;
 
 /// The tag hashed first, naming the encoding version.
@@ -46,8 +46,7 @@ const CANONICAL_NAN: u64 = 0x7ff8_0000_0000_0000;
 /// threads, each encoding only its own byte range of the stream; the result
 /// is the same hash as feeding the whole stream to one hasher.
 pub fn content_digest(table: &Table) -> Digest {
-    let n_threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    digest_on_threads(table, n_threads)
+    digest_on_threads(table, available_threads())
 }
 
 fn digest_on_threads(table: &Table, n_threads: usize) -> Digest {
@@ -194,7 +193,7 @@ impl<'a> Stream<'a> {
         hasher.finalize_non_root()
     }
 
-    /// The chaining values of `parts` (subtrees), in order, hashed by
+    /// The chaining values of `parts` (subtrees), in order, hashed on
     /// `n_threads` threads that each take the next part not yet taken (so
     /// the largest go first when they come first).
     fn parts_in_parallel(
@@ -202,34 +201,14 @@ impl<'a> Stream<'a> {
         parts: &[(u64, u64)],
         n_threads: usize,
     ) -> Vec<hazmat::ChainingValue> {
-        let next = AtomicUsize::new(0);
-        let work = || {
-            let mut done = Vec::new();
-            loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(start, len)) = parts.get(index) else {
-                    break done;
-                };
-                done.push((index, self.subtree(start, len)));
-            }
-        };
-        let mut values: Vec<Option<hazmat::ChainingValue>> = vec![None; parts.len()];
-        std::thread::scope(|scope| {
-            let helpers: Vec<_> = (1..n_threads).map(|_| scope.spawn(work)).collect();
-            let mut done = work();
-            for helper in helpers {
-                // A thread only fails by a bug; its parts are then hashed below.
-                done.extend(helper.join().unwrap_or_default());
-            }
-            for (index, value) in done {
-                values[index] = Some(value);
-            }
-        });
-        values
-            .into_iter()
-            .zip(parts)
-            .map(|(value, &(start, len))| value.unwrap_or_else(|| self.subtree(start, len)))
-            .collect()
+        map_in_order(parts.to_vec(), n_threads, |(start, len)| {
+            self.subtree(start, len)
+        })
+        .into_iter()
+        .zip(parts)
+        // A thread only fails by a bug; its parts are then hashed here.
+        .map(|(value, &(start, len))| value.unwrap_or_else(|| self.subtree(start, len)))
+        .collect()
     }
 
     /// Feeds the stream's bytes `start..end` to the hasher.

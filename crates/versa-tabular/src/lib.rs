@@ -12,6 +12,7 @@ pub mod digest;
 pub mod drift;
 pub mod error;
 pub mod expr;
+mod parallel;
 pub mod parquet;
 pub mod sample;
 pub mod split;

@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
@@ -18,6 +17,7 @@ use versa_core::ColumnType;
 use versa_core::schema::ColumnStats;
 
 use crate::error::TabularError;
+use crate::parallel::{available_threads, map_in_order};
 use crate::table::{Table, Value};
 
 /// At most this many values are listed in [`ColumnStats::top`].
@@ -28,44 +28,15 @@ pub const TOP_VALUES: usize = 10;
 /// Columns are independent, so they are computed on up to as many threads as
 /// the machine has cores; the result does not depend on the thread count.
 pub fn column_stats(table: &Table) -> Vec<ColumnStats> {
-    let n_columns = table.n_columns();
-    let n_threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(n_columns);
-    if n_threads <= 1 {
-        return (0..n_columns)
-            .map(|index| single_column_stats(table, index))
-            .collect();
-    }
-    let next = AtomicUsize::new(0);
-    let mut results: Vec<Option<ColumnStats>> = vec![None; n_columns];
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..n_threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        if index >= n_columns {
-                            break done;
-                        }
-                        done.push((index, single_column_stats(table, index)));
-                    }
-                })
-            })
-            .collect();
-        for worker in workers {
-            // A worker only panics on a bug; its columns are then recomputed below.
-            for (index, stats) in worker.join().unwrap_or_default() {
-                results[index] = Some(stats);
-            }
-        }
-    });
-    results
-        .into_iter()
-        .enumerate()
-        .map(|(index, stats)| stats.unwrap_or_else(|| single_column_stats(table, index)))
-        .collect()
+    let columns: Vec<usize> = (0..table.n_columns()).collect();
+    map_in_order(columns, available_threads(), |index| {
+        single_column_stats(table, index)
+    })
+    .into_iter()
+    .enumerate()
+    // A thread only fails by a bug; its columns are then computed here.
+    .map(|(index, stats)| stats.unwrap_or_else(|| single_column_stats(table, index)))
+    .collect()
 }
 
 fn single_column_stats(table: &Table, index: usize) -> ColumnStats {

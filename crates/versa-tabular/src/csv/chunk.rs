@@ -29,8 +29,6 @@
 //! nothing of headers, delimiter detection or type overrides by name.
 
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow_array::builder::{BooleanBufferBuilder, NullBufferBuilder};
 use arrow_array::{
@@ -46,6 +44,7 @@ use super::{
     parse_float, parse_integer, present,
 };
 use crate::error::TabularError;
+use crate::parallel::{available_threads, map_in_order};
 use crate::table::SourceLines;
 
 /// The nominal size of one chunk of records.
@@ -1285,48 +1284,13 @@ fn parallel_map<T: Send, R: Send>(
     items: Vec<T>,
     map: impl Fn(T) -> R + Sync,
 ) -> Result<Vec<R>, TabularError> {
-    let n_threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len());
-    if n_threads <= 1 {
-        return Ok(items.into_iter().map(map).collect());
-    }
-    let n_items = items.len();
-    let slots: Vec<Mutex<Option<T>>> = items
+    map_in_order(items, available_threads(), map)
         .into_iter()
-        .map(|item| Mutex::new(Some(item)))
-        .collect();
-    let next = AtomicUsize::new(0);
-    let stopped = || TabularError::Decode("a decoding thread stopped unexpectedly".to_string());
-    let mut results: Vec<Option<R>> = (0..n_items).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..n_threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(slot) = slots.get(index) else {
-                            break done;
-                        };
-                        let item = slot.lock().ok().and_then(|mut item| item.take());
-                        if let Some(item) = item {
-                            done.push((index, map(item)));
-                        }
-                    }
-                })
+        .map(|result| {
+            result.ok_or_else(|| {
+                TabularError::Decode("a decoding thread stopped unexpectedly".to_string())
             })
-            .collect();
-        for worker in workers {
-            for (index, result) in worker.join().map_err(|_| stopped())? {
-                results[index] = Some(result);
-            }
-        }
-        Ok::<(), TabularError>(())
-    })?;
-    results
-        .into_iter()
-        .map(|result| result.ok_or_else(stopped))
+        })
         .collect()
 }
 
