@@ -288,6 +288,7 @@ struct Keys {
     high: u64,
 }
 
+#[cfg(test)]
 impl From<Vec<u64>> for Keys {
     fn from(keys: Vec<u64>) -> Keys {
         let low = keys.iter().copied().min().unwrap_or(u64::MAX);

@@ -94,13 +94,6 @@ impl<T: Pod + ArrowNativeType> ColumnBuffer<T> {
             }
         }
     }
-
-    fn len(&self) -> usize {
-        match &self.storage {
-            Storage::Heap(values) => values.len(),
-            Storage::Mapped { len, .. } => *len,
-        }
-    }
 }
 
 /// A mapping with room for `len` values from a huge-page boundary, or
