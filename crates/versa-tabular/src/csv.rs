@@ -1268,6 +1268,46 @@ mod tests {
         );
     }
 
+    #[test]
+    fn text_joined_while_parsing_survives_missing_and_numeric_chunks() {
+        // Tiny chunks of two or three records: `t` is text, then a stretch
+        // of missing cells, then numbers (which stop the joining while
+        // parsing, so the rest is joined afterwards), then text again; `m`
+        // is missing before it is text; `n` is missing, then numbers, then
+        // text.
+        let mut text = String::from("t,m,n\n");
+        let t = |row: usize| match row {
+            0..30 => Some(format!("a{row}")),
+            30..60 => None,
+            60..90 => Some(format!("{row}")),
+            _ => Some(format!("b{row}")),
+        };
+        let m = |row: usize| (row >= 40).then(|| format!("c{row}"));
+        let n = |row: usize| match row {
+            0..20 => None,
+            20..50 => Some(format!("{row}")),
+            _ => Some(format!("d{row}")),
+        };
+        for row in 0..120 {
+            let cell = |value: Option<String>| value.unwrap_or_default();
+            text.push_str(&format!(
+                "{},{},{}\n",
+                cell(t(row)),
+                cell(m(row)),
+                cell(n(row))
+            ));
+        }
+        let decoded = same_in_chunks(&text, 24).unwrap();
+        let table = &decoded.table;
+        assert_eq!(types(table), [ColumnType::Categorical; 3]);
+        for row in 0..120 {
+            let value = |text: Option<String>| text.map_or(Value::Missing, Value::Text);
+            assert_eq!(table.value(0, row), value(t(row)), "t at row {row}");
+            assert_eq!(table.value(1, row), value(m(row)), "m at row {row}");
+            assert_eq!(table.value(2, row), value(n(row)), "n at row {row}");
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
         #[test]

@@ -23,18 +23,22 @@
 //! bounds its records, and each chunk gets a window of that many rows in
 //! every column's slots. Chunks then fill their windows in parallel and the
 //! finished column is the buffer itself (closed up only where a window had
-//! room to spare, e.g. blank lines), not a copy joined from parts.
+//! room to spare, e.g. blank lines), not a copy joined from parts. Text,
+//! whose length is not known beforehand, is collected per chunk and joined
+//! as the chunks finish (see [`placement`]).
 //!
 //! This module knows the record syntax and the value rules; it knows
 //! nothing of headers, delimiter detection or type overrides by name.
 
-use std::sync::Arc;
+mod placement;
+
+use std::sync::{Arc, Mutex};
 
 use arrow_array::builder::{BooleanBufferBuilder, NullBufferBuilder};
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, UInt64Array,
 };
-use arrow_buffer::OffsetBuffer;
+use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::DataType;
 use versa_core::ColumnType;
 
@@ -46,6 +50,7 @@ use super::{
 use crate::error::TabularError;
 use crate::parallel::{available_threads, map_in_order};
 use crate::table::SourceLines;
+use placement::{PlacedColumn, PlacedPart, Placement};
 
 /// The nominal size of one chunk of records.
 pub(super) const CHUNK_BYTES: usize = 1 << 20;
@@ -393,7 +398,7 @@ fn fast_float(cursor: &Cursor<'_>, at: usize, runs: DigitRuns) -> Option<(f64, u
 /// column's slots (one `u64` per row: the i64, the f64's bit pattern, or 0
 /// and 1), a buffer shared by all chunks of the column in which each chunk
 /// owns a window, so that the finished column needs no joining copy. Text is
-/// kept per chunk.
+/// collected per chunk and joined while parsing (see [`placement`]).
 enum Values {
     /// Only missing cells so far (their slots hold 0).
     Unknown,
@@ -478,6 +483,22 @@ impl Values {
     }
 }
 
+/// A text column's buffers in one chunk: its cells' bytes, one after the
+/// other, and each cell's length.
+type TextParts = (Vec<u8>, Vec<u32>);
+
+/// `buffer` emptied, with room for at least `n` values. A buffer too small
+/// is replaced rather than grown: growing would copy its old contents. The
+/// new one has a quarter to spare, so that the next chunks' (whose windows
+/// differ by a few rows) fit in it when it is handed on.
+fn emptied<T>(mut buffer: Vec<T>, n: usize) -> Vec<T> {
+    if buffer.capacity() < n {
+        return Vec::with_capacity(n + n / 4);
+    }
+    buffer.clear();
+    buffer
+}
+
 /// Rewrites integer slots as the floats they convert to.
 fn integers_to_floats(slots: &mut [u64]) {
     for slot in slots {
@@ -511,17 +532,18 @@ struct ColumnChunk {
     negative_zero: bool,
     /// How the next float is read (see [`DigitRuns`]).
     digit_runs: DigitRuns,
+    /// Where this part was placed in its column's joined text (see
+    /// [`placement`]); its own text has then been handed on.
+    placed: Option<PlacedPart>,
+    /// Emptied text buffers of an earlier chunk, to fill if the column
+    /// turns out to be text here (see [`placement`]).
+    spare: Option<TextParts>,
 }
 
 impl ColumnChunk {
-    fn new(declared: Option<ColumnType>, capacity: usize) -> ColumnChunk {
-        let mut values = declared.map_or(Values::Unknown, Values::empty);
-        if let Values::Text { bytes, lengths } = &mut values {
-            *bytes = Vec::with_capacity(capacity * TEXT_BYTES_GUESS);
-            lengths.reserve(capacity);
-        }
-        ColumnChunk {
-            values,
+    fn new(declared: Option<ColumnType>, capacity: usize, spare: Option<TextParts>) -> ColumnChunk {
+        let mut column = ColumnChunk {
+            values: Values::Unknown,
             reread: 0,
             missing_rows: Vec::new(),
             n_rows: 0,
@@ -530,6 +552,23 @@ impl ColumnChunk {
             first_invalid: None,
             negative_zero: false,
             digit_runs: DigitRuns::Single,
+            placed: None,
+            spare,
+        };
+        column.values = match declared {
+            Some(ColumnType::Categorical) => column.new_text(capacity),
+            declared => declared.map_or(Values::Unknown, Values::empty),
+        };
+        column
+    }
+
+    /// Empty text values with room for `capacity` rows, in the spare
+    /// buffers if there are any.
+    fn new_text(&mut self, capacity: usize) -> Values {
+        let (bytes, lengths) = self.spare.take().unwrap_or_default();
+        Values::Text {
+            bytes: emptied(bytes, capacity * TEXT_BYTES_GUESS),
+            lengths: emptied(lengths, capacity),
         }
     }
 
@@ -669,12 +708,11 @@ impl ColumnChunk {
                 (Values::Unknown, false, true, _) => Values::Float,
                 (Values::Unknown, false, false, true) => Values::Boolean,
                 (Values::Unknown, ..) => {
-                    let mut lengths = Vec::with_capacity(slots.len());
-                    lengths.resize(n_rows, 0);
-                    Values::Text {
-                        bytes: Vec::with_capacity(slots.len() * TEXT_BYTES_GUESS),
-                        lengths,
+                    let mut text = self.new_text(slots.len());
+                    if let Values::Text { lengths, .. } = &mut text {
+                        lengths.resize(n_rows, 0);
                     }
+                    text
                 }
                 (Values::Integer, _, true, _) if !self.negative_zero => {
                     integers_to_floats(&mut slots[..n_rows]);
@@ -686,10 +724,7 @@ impl ColumnChunk {
                 }
                 _ => {
                     self.reread = n_rows;
-                    Values::Text {
-                        bytes: Vec::with_capacity(slots.len() * TEXT_BYTES_GUESS),
-                        lengths: Vec::with_capacity(slots.len()),
-                    }
+                    self.new_text(slots.len())
                 }
             };
             self.values = widened;
@@ -738,6 +773,8 @@ pub(super) struct Records {
     chunks: Vec<ChunkOutput>,
     /// Per column, the slots of every chunk's window (see [`Values`]).
     slots: Vec<Slots>,
+    /// Per column, its text placed while parsing (see [`placement`]).
+    text: Vec<PlacedColumn>,
     /// Per record, its 1-based line.
     pub(super) lines: SourceLines,
     pub(super) first_ragged: Option<RecordShape>,
@@ -808,6 +845,7 @@ fn parse_chunk(
     (start, end): (usize, usize),
     window: (usize, usize),
     mut slots: Vec<&mut [u64]>,
+    spares: Vec<Option<TextParts>>,
 ) -> ChunkOutput {
     let n_columns = layout.declared.len();
     let capacity = window.1;
@@ -821,7 +859,8 @@ fn parse_chunk(
         columns: layout
             .declared
             .iter()
-            .map(|declared| ColumnChunk::new(*declared, capacity))
+            .zip(spares)
+            .map(|(declared, spare)| ColumnChunk::new(*declared, capacity, spare))
             .collect(),
         first_ragged: None,
         error: None,
@@ -887,6 +926,8 @@ pub(super) fn parse_records_in_chunks(layout: &Layout<'_>) -> Result<Records, Ta
     let mut free_slot = 0;
     let mut at = layout.data_start;
     let mut first_round = true;
+    let placement = Mutex::new(Placement::new(n_columns));
+    let lost = || TabularError::Decode("a decoding thread stopped unexpectedly".to_string());
     let mut line = layout.data_line;
     while at < bytes.len() {
         let ranges = cut(bytes, at, layout.chunk_bytes);
@@ -916,10 +957,25 @@ pub(super) fn parse_records_in_chunks(layout: &Layout<'_>) -> Result<Records, Ta
             .into_iter()
             .zip(windows.iter().copied())
             .zip(split_windows(&mut slots, &windows))
+            .enumerate()
             .collect();
-        let outputs = parallel_map(items, |((range, window), slots)| {
-            parse_chunk(layout, range, window, slots)
+        placement
+            .lock()
+            .map_err(|_| lost())?
+            .start_round(items.len(), at, next);
+        parallel_map(items, |(index, ((range, window), slots))| {
+            let spares = placement.lock().map(|mut placement| placement.spares());
+            let spares = spares.unwrap_or_else(|_| (0..n_columns).map(|_| None).collect());
+            let output = parse_chunk(layout, range, window, slots, spares);
+            if let Ok(mut placement) = placement.lock() {
+                placement.finish(index, output);
+            }
         })?;
+        let outputs = placement
+            .lock()
+            .map_err(|_| lost())?
+            .take_finished()
+            .ok_or_else(lost)?;
         for mut output in outputs {
             if output.start != at {
                 // A guessed start fell inside a quoted field: cut again from here.
@@ -939,7 +995,8 @@ pub(super) fn parse_records_in_chunks(layout: &Layout<'_>) -> Result<Records, Ta
             chunks.push(output);
         }
     }
-    gather(chunks, slots, layout.data_line)
+    let text = placement.into_inner().map_err(|_| lost())?.columns;
+    gather(chunks, slots, text, layout.data_line)
 }
 
 /// Each chunk's window `(first slot, slots)` of every column's slots, per
@@ -1000,6 +1057,7 @@ fn cut(bytes: &[u8], from: usize, chunk_bytes: usize) -> Vec<(usize, usize)> {
 fn gather(
     chunks: Vec<ChunkOutput>,
     slots: Vec<Slots>,
+    text: Vec<PlacedColumn>,
     data_line: usize,
 ) -> Result<Records, TabularError> {
     let mut lines = SourceLines::default();
@@ -1034,6 +1092,7 @@ fn gather(
     Ok(Records {
         chunks,
         slots,
+        text,
         lines,
         first_ragged,
         inference,
@@ -1069,7 +1128,10 @@ impl Records {
         types: &[ColumnType],
     ) -> Result<Vec<ArrayRef>, TabularError> {
         let Records {
-            chunks, mut slots, ..
+            chunks,
+            mut slots,
+            text,
+            ..
         } = self;
         let n_rows = chunks.iter().map(|chunk| chunk.n_records).sum();
         let windows: Vec<(usize, usize)> = chunks.iter().map(|chunk| chunk.window).collect();
@@ -1081,16 +1143,19 @@ impl Records {
             settle(layout, &mut chunk, &mut slots, types);
             chunk
         })?;
-        let mut per_column: Vec<(Vec<ColumnChunk>, Slots)> =
-            slots.into_iter().map(|slots| (Vec::new(), slots)).collect();
+        let mut per_column: Vec<(Vec<ColumnChunk>, Slots, PlacedColumn)> = slots
+            .into_iter()
+            .zip(text)
+            .map(|(slots, text)| (Vec::new(), slots, text))
+            .collect();
         for chunk in chunks {
             for (column, part) in chunk.columns.into_iter().enumerate() {
                 per_column[column].0.push(part);
             }
         }
         let items: Vec<_> = per_column.into_iter().zip(types.iter().copied()).collect();
-        parallel_map(items, |((parts, slots), column_type)| {
-            join_column(parts, slots, &windows, column_type, n_rows)
+        parallel_map(items, |((parts, slots, text), column_type)| {
+            join_column(parts, slots, text, &windows, column_type, n_rows)
         })?
         .into_iter()
         .collect()
@@ -1109,7 +1174,9 @@ fn settle(
     {
         let n_rows = column.n_rows();
         let current = column.values.column_type();
-        if current == Some(column_type) {
+        // Placed text (or placed missing cells) is text already.
+        let placed = column.placed.is_some() && column_type == ColumnType::Categorical;
+        if current == Some(column_type) || placed {
             continue;
         }
         column.values = match (
@@ -1190,6 +1257,7 @@ fn settle(
 fn join_column(
     parts: Vec<ColumnChunk>,
     mut slots: Slots,
+    text: PlacedColumn,
     windows: &[(usize, usize)],
     column_type: ColumnType,
     n_rows: usize,
@@ -1240,9 +1308,25 @@ fn join_column(
             }
         });
     }
+    // Every part placed while parsing: the joined buffers are the array's.
+    let all_placed = parts.iter().all(|part| part.placed.is_some());
+    let text = match text {
+        PlacedColumn::Open(joined) if all_placed => {
+            return string_array(
+                joined.offsets.into_buffer(n_rows + 1),
+                joined.bytes.into_buffer(joined.end),
+                nulls,
+            );
+        }
+        text => text,
+    };
+    let joined = text.joined();
     let text_bytes = parts
         .iter()
-        .map(|part| part.values.text_bytes())
+        .map(|part| match &part.placed {
+            Some(placed) => placed.text.len(),
+            None => part.values.text_bytes(),
+        })
         .sum::<usize>();
     if i32::try_from(text_bytes).is_err() {
         return Err(TabularError::Decode(format!(
@@ -1256,25 +1340,57 @@ fn join_column(
     let mut bytes = ColumnBuffer::<u8>::zeroed(text_bytes);
     let (mut row, mut end) = (0, 0);
     for part in parts {
-        let Values::Text {
-            bytes: part_bytes,
-            lengths,
-        } = part.values
-        else {
-            return Err(TabularError::Decode(
-                "a text column was left without text".to_string(),
-            ));
-        };
-        bytes[end..end + part_bytes.len()].copy_from_slice(&part_bytes);
-        for (offset, length) in offsets[row + 1..].iter_mut().zip(&lengths) {
-            // Within i32: the total was checked above.
-            end += *length as usize;
-            *offset = end as i32;
+        match (part.placed, part.values) {
+            // The parts placed before the placing closed (see `placement`).
+            (Some(PlacedPart { rows, text }), _) => {
+                let n = rows.len();
+                let Some(joined) = joined else {
+                    // Only missing cells were placed.
+                    offsets[row + 1..row + 1 + n].fill(end as i32);
+                    row += n;
+                    continue;
+                };
+                bytes[end..end + text.len()].copy_from_slice(&joined.bytes[text.clone()]);
+                let placed_offsets = &joined.offsets[rows.start + 1..rows.end + 1];
+                for (offset, placed) in offsets[row + 1..].iter_mut().zip(placed_offsets) {
+                    *offset = (end + (*placed as usize - text.start)) as i32;
+                }
+                end += text.len();
+                row += n;
+            }
+            (
+                None,
+                Values::Text {
+                    bytes: part_bytes,
+                    lengths,
+                },
+            ) => {
+                bytes[end..end + part_bytes.len()].copy_from_slice(&part_bytes);
+                for (offset, length) in offsets[row + 1..].iter_mut().zip(&lengths) {
+                    // Within i32: the total was checked above.
+                    end += *length as usize;
+                    *offset = end as i32;
+                }
+                row += lengths.len();
+            }
+            (None, _) => {
+                return Err(TabularError::Decode(
+                    "a text column was left without text".to_string(),
+                ));
+            }
         }
-        row += lengths.len();
     }
-    let offsets = OffsetBuffer::new(offsets.into_buffer(row + 1));
-    let array = StringArray::try_new(offsets, bytes.into_buffer(end).into_inner(), nulls)
+    string_array(offsets.into_buffer(row + 1), bytes.into_buffer(end), nulls)
+}
+
+/// A string array of joined offsets and bytes.
+fn string_array(
+    offsets: ScalarBuffer<i32>,
+    bytes: ScalarBuffer<u8>,
+    nulls: Option<NullBuffer>,
+) -> Result<ArrayRef, TabularError> {
+    let offsets = OffsetBuffer::new(offsets);
+    let array = StringArray::try_new(offsets, bytes.into_inner(), nulls)
         .map_err(|error| TabularError::Decode(error.to_string()))?;
     Ok(Arc::new(array))
 }
@@ -1517,7 +1633,8 @@ mod tests {
                     let Some(slots) = windows.into_iter().next() else {
                         panic!("one window");
                     };
-                    let output = parse_chunk(&layout, (start, end), (0, window), slots);
+                    let output =
+                        parse_chunk(&layout, (start, end), (0, window), slots, vec![None, None]);
                     assert!(output.n_records <= window, "{text:?} {start}..{end}");
                 }
             }
