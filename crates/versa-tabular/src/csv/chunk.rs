@@ -440,6 +440,10 @@ impl Values {
     fn push_default(&mut self, slots: &mut [u64], row: usize) {
         match self {
             Values::Text { lengths, .. } => lengths.push(0),
+            // Slots start zeroed and a row of a column still unknown was
+            // never written: writing its 0 again would only map the page
+            // (a 2 MiB one) under a text column, which never uses its slots.
+            Values::Unknown => {}
             _ => slots[row] = 0,
         }
     }
