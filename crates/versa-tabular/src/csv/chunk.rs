@@ -930,7 +930,7 @@ pub(super) fn parse_records_in_chunks(layout: &Layout<'_>) -> Result<Records, Ta
     let mut free_slot = 0;
     let mut at = layout.data_start;
     let mut first_round = true;
-    let placement = Mutex::new(Placement::new(n_columns));
+    let placement = Mutex::new(Placement::new(n_columns, bytes.len() - layout.data_start));
     let lost = || TabularError::Decode("a decoding thread stopped unexpectedly".to_string());
     let mut line = layout.data_line;
     while at < bytes.len() {

@@ -88,10 +88,14 @@ pub(super) struct Placement {
     next_start: usize,
     /// Emptied buffers of placed chunks.
     spare: Vec<TextParts>,
+    /// The most text a column can hold: the bytes of the records.
+    max_text: usize,
 }
 
 impl Placement {
-    pub(super) fn new(n_columns: usize) -> Placement {
+    /// The placing of `n_columns` columns of records spanning `max_text`
+    /// bytes.
+    pub(super) fn new(n_columns: usize, max_text: usize) -> Placement {
         Placement {
             columns: (0..n_columns).map(|_| PlacedColumn::Empty).collect(),
             rows: 0,
@@ -100,6 +104,7 @@ impl Placement {
             next: 0,
             next_start: 0,
             spare: Vec::new(),
+            max_text,
         }
     }
 
@@ -145,13 +150,11 @@ impl Placement {
                 // The caller keeps no chunk from here on.
                 return;
             }
-            place(
-                &mut self.columns,
-                &mut self.spare,
-                self.rows,
-                self.row_capacity,
-                output,
-            );
+            let room = Room {
+                rows: self.row_capacity,
+                text: self.max_text,
+            };
+            place(&mut self.columns, &mut self.spare, self.rows, room, output);
             self.rows += output.n_records;
             self.next_start = output.stop;
             self.next += 1;
@@ -165,12 +168,19 @@ impl Placement {
     }
 }
 
+/// The most rows and text bytes a column may need.
+#[derive(Clone, Copy)]
+struct Room {
+    rows: usize,
+    text: usize,
+}
+
 /// Places every column of `output`, whose first row is `rows`.
 fn place(
     columns: &mut [PlacedColumn],
     spare: &mut Vec<TextParts>,
     rows: usize,
-    row_capacity: usize,
+    room: Room,
     output: &mut ChunkOutput,
 ) {
     let n_rows = output.n_records;
@@ -189,7 +199,7 @@ fn place(
             continue;
         };
         if let (PlacedColumn::Empty, Some((bytes, _))) = (&*column, &text) {
-            *column = PlacedColumn::Open(JoinedText::new(bytes.len(), n_rows, row_capacity));
+            *column = PlacedColumn::Open(JoinedText::new(bytes.len(), n_rows, room));
         }
         let placed_bytes = column.joined().map_or(0, |joined| joined.end);
         let new_bytes = text.as_ref().map_or(0, |(bytes, _)| bytes.len());
@@ -219,13 +229,15 @@ fn place(
 }
 
 impl JoinedText {
-    /// Room for about the text of `row_capacity` rows, guessed from the
-    /// first chunk's `text_bytes` over `n_rows` (it grows if needed).
-    fn new(text_bytes: usize, n_rows: usize, row_capacity: usize) -> JoinedText {
+    /// Room for about the text of `room.rows` rows, guessed from the first
+    /// chunk's `text_bytes` over `n_rows` but never more than all the text
+    /// there is (it grows if the guess is short).
+    fn new(text_bytes: usize, n_rows: usize, room: Room) -> JoinedText {
         let per_row = text_bytes.div_ceil(n_rows.max(1));
+        let guess = per_row.saturating_mul(room.rows) / 4 * 5 + 4096;
         JoinedText {
-            bytes: ColumnBuffer::zeroed(per_row * row_capacity / 4 * 5 + 4096),
-            offsets: ColumnBuffer::zeroed(row_capacity + 1),
+            bytes: ColumnBuffer::zeroed(guess.min(room.text)),
+            offsets: ColumnBuffer::zeroed(room.rows + 1),
             end: 0,
         }
     }
