@@ -50,7 +50,7 @@ use super::{
 use crate::error::TabularError;
 use crate::parallel::{available_threads, map_in_order};
 use crate::table::SourceLines;
-use placement::{PlacedColumn, PlacedPart, Placement};
+use placement::{PlacedColumn, Placement};
 
 /// The nominal size of one chunk of records.
 pub(super) const CHUNK_BYTES: usize = 1 << 20;
@@ -536,9 +536,9 @@ struct ColumnChunk {
     negative_zero: bool,
     /// How the next float is read (see [`DigitRuns`]).
     digit_runs: DigitRuns,
-    /// Where this part was placed in its column's joined text (see
+    /// Whether this part was placed in its column's joined text (see
     /// [`placement`]); its own text has then been handed on.
-    placed: Option<PlacedPart>,
+    placed: bool,
     /// Emptied text buffers of an earlier chunk, to fill if the column
     /// turns out to be text here (see [`placement`]).
     spare: Option<TextParts>,
@@ -556,7 +556,7 @@ impl ColumnChunk {
             first_invalid: None,
             negative_zero: false,
             digit_runs: DigitRuns::Single,
-            placed: None,
+            placed: false,
             spare,
         };
         column.values = match declared {
@@ -1179,7 +1179,7 @@ fn settle(
         let n_rows = column.n_rows();
         let current = column.values.column_type();
         // Placed text (or placed missing cells) is text already.
-        let placed = column.placed.is_some() && column_type == ColumnType::Categorical;
+        let placed = column.placed && column_type == ColumnType::Categorical;
         if current == Some(column_type) || placed {
             continue;
         }
@@ -1312,10 +1312,12 @@ fn join_column(
             }
         });
     }
-    // Every part placed while parsing: the joined buffers are the array's.
-    let all_placed = parts.iter().all(|part| part.placed.is_some());
+    // Parts are placed in order until the placing of the column closes, so
+    // the placed ones come first and hold the joined buffer's rows and text.
+    let n_placed = parts.iter().take_while(|part| part.placed).count();
     let text = match text {
-        PlacedColumn::Open(joined) if all_placed => {
+        // Every part placed while parsing: the joined buffers are the array's.
+        PlacedColumn::Open(joined) if n_placed == parts.len() => {
             return string_array(
                 joined.offsets.into_buffer(n_rows + 1),
                 joined.bytes.into_buffer(joined.end),
@@ -1325,64 +1327,50 @@ fn join_column(
         text => text,
     };
     let joined = text.joined();
-    let text_bytes = parts
-        .iter()
-        .map(|part| match &part.placed {
-            Some(placed) => placed.text.len(),
-            None => part.values.text_bytes(),
-        })
-        .sum::<usize>();
+    let placed_rows: usize = parts[..n_placed].iter().map(ColumnChunk::n_rows).sum();
+    let placed_text = joined.map_or(0, |joined| joined.offsets[placed_rows] as usize);
+    let text_bytes = placed_text
+        + parts[n_placed..]
+            .iter()
+            .map(|part| part.values.text_bytes())
+            .sum::<usize>();
     if i32::try_from(text_bytes).is_err() {
         return Err(TabularError::Decode(format!(
             "a text column holds {text_bytes} bytes; at most {} fit in one column",
             i32::MAX
         )));
     }
-    // The offsets are built from each chunk's lengths, which are not joined;
-    // both buffers are zeroed memory written once (see `buffer`).
+    // The rest is joined from each chunk's lengths; both buffers are zeroed
+    // memory written once (see `buffer`).
     let mut offsets = ColumnBuffer::<i32>::zeroed(n_rows + 1);
     let mut bytes = ColumnBuffer::<u8>::zeroed(text_bytes);
-    let (mut row, mut end) = (0, 0);
-    for part in parts {
-        match (part.placed, part.values) {
-            // The parts placed before the placing closed (see `placement`).
-            (Some(PlacedPart { rows, text }), _) => {
-                let n = rows.len();
-                let Some(joined) = joined else {
-                    // Only missing cells were placed.
-                    offsets[row + 1..row + 1 + n].fill(end as i32);
-                    row += n;
-                    continue;
-                };
-                bytes[end..end + text.len()].copy_from_slice(&joined.bytes[text.clone()]);
-                let placed_offsets = &joined.offsets[rows.start + 1..rows.end + 1];
-                for (offset, placed) in offsets[row + 1..].iter_mut().zip(placed_offsets) {
-                    *offset = (end + (*placed as usize - text.start)) as i32;
-                }
-                end += text.len();
-                row += n;
-            }
-            (
-                None,
-                Values::Text {
-                    bytes: part_bytes,
-                    lengths,
-                },
-            ) => {
-                bytes[end..end + part_bytes.len()].copy_from_slice(&part_bytes);
-                for (offset, length) in offsets[row + 1..].iter_mut().zip(&lengths) {
-                    // Within i32: the total was checked above.
-                    end += *length as usize;
-                    *offset = end as i32;
-                }
-                row += lengths.len();
-            }
-            (None, _) => {
-                return Err(TabularError::Decode(
-                    "a text column was left without text".to_string(),
-                ));
-            }
+    if let Some(joined) = joined {
+        // (Placed parts of only missing cells left no joined text: their
+        // offsets are the zeros already there.)
+        offsets[..=placed_rows].copy_from_slice(&joined.offsets[..=placed_rows]);
+        bytes[..placed_text].copy_from_slice(&joined.bytes[..placed_text]);
+    }
+    let (mut row, mut end) = (placed_rows, placed_text);
+    for part in parts.into_iter().skip(n_placed) {
+        let (
+            false,
+            Values::Text {
+                bytes: part_bytes,
+                lengths,
+            },
+        ) = (part.placed, part.values)
+        else {
+            return Err(TabularError::Decode(
+                "a text column was left without text".to_string(),
+            ));
+        };
+        bytes[end..end + part_bytes.len()].copy_from_slice(&part_bytes);
+        for (offset, length) in offsets[row + 1..].iter_mut().zip(&lengths) {
+            // Within i32: the total was checked above.
+            end += *length as usize;
+            *offset = end as i32;
         }
+        row += lengths.len();
     }
     string_array(offsets.into_buffer(row + 1), bytes.into_buffer(end), nulls)
 }

@@ -21,18 +21,8 @@
 //! placing. So the joined column never depends on the order the threads
 //! finish in.
 
-use std::ops::Range;
-
 use super::{ChunkOutput, TextParts, Values};
 use crate::csv::buffer::ColumnBuffer;
-
-/// Where a chunk's part of a text column was placed: its rows, and its
-/// bytes in the column's joined buffer.
-#[derive(Debug, Clone)]
-pub(super) struct PlacedPart {
-    pub(super) rows: Range<usize>,
-    pub(super) text: Range<usize>,
-}
 
 /// One column's joined text: `bytes[..end]`, and the offsets of the rows
 /// placed so far (`offsets[0]` is 0 and `offsets[row + 1]` ends `row`).
@@ -208,23 +198,18 @@ fn place(
             column.close();
             continue;
         }
-        let placed = match (&mut *column, text) {
+        match (&mut *column, text) {
             (PlacedColumn::Closed(_), _) => continue,
-            (PlacedColumn::Empty, _) => 0..0,
+            (PlacedColumn::Empty, _) => {}
             (PlacedColumn::Open(joined), None) => {
                 joined.offsets[rows + 1..rows + 1 + n_rows].fill(joined.end as i32);
-                joined.end..joined.end
             }
             (PlacedColumn::Open(joined), Some((bytes, lengths))) => {
-                let placed = joined.append(rows, bytes, lengths);
+                joined.append(rows, bytes, lengths);
                 spare.push((std::mem::take(bytes), std::mem::take(lengths)));
-                placed
             }
-        };
-        part.placed = Some(PlacedPart {
-            rows: rows..rows + n_rows,
-            text: placed,
-        });
+        }
+        part.placed = true;
     }
 }
 
@@ -242,8 +227,8 @@ impl JoinedText {
         }
     }
 
-    /// Appends a chunk's text whose first row is `row`; where it went.
-    fn append(&mut self, row: usize, bytes: &[u8], lengths: &[u32]) -> Range<usize> {
+    /// Appends a chunk's text whose first row is `row`.
+    fn append(&mut self, row: usize, bytes: &[u8], lengths: &[u32]) {
         let start = self.end;
         let end = start + bytes.len();
         if end > self.bytes.len() {
@@ -257,6 +242,5 @@ impl JoinedText {
             *offset = at as i32;
         }
         self.end = end;
-        start..end
     }
 }
