@@ -254,11 +254,7 @@ fn present_keys<T: arrow_array::ArrowPrimitiveType>(
     array: &arrow_array::PrimitiveArray<T>,
     key: impl Fn(T::Native) -> u64,
 ) -> Keys {
-    let mut keys = Keys {
-        keys: Vec::with_capacity(array.len() - array.null_count()),
-        low: u64::MAX,
-        high: 0,
-    };
+    let mut keys = Vec::with_capacity(array.len() - array.null_count());
     // The range is found as the keys are written, not in a pass of its own.
     let (mut low, mut high) = (u64::MAX, 0);
     let mut seen = |key: u64| {
@@ -267,17 +263,14 @@ fn present_keys<T: arrow_array::ArrowPrimitiveType>(
         key
     };
     match array.nulls() {
-        None => keys
-            .keys
-            .extend(array.values().iter().map(|&value| seen(key(value)))),
-        Some(nulls) => keys.keys.extend(
+        None => keys.extend(array.values().iter().map(|&value| seen(key(value)))),
+        Some(nulls) => keys.extend(
             nulls
                 .valid_indices()
                 .map(|row| seen(key(array.values()[row]))),
         ),
     }
-    (keys.low, keys.high) = (low, high);
-    keys
+    Keys { keys, low, high }
 }
 
 /// A column's keys, with the smallest and the largest (`u64::MAX` and 0
